@@ -1,0 +1,69 @@
+"""The provider interface: (model, messages, options, token, base_url, timeout)
+in, an answer with usage or a typed ProviderError out.
+
+A provider makes one attempt per call. Retries, timeouts and budgets live in
+`botflow.providers.retry`, so every provider gets the same policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: Role
+    content: str = field(repr=False)  # message texts are personal data
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    """One attempt's input. `token` and messages are kept out of repr()."""
+
+    model: str
+    messages: tuple[ChatMessage, ...]
+    token: str = field(repr=False)
+    base_url: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    options: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # Seconds this attempt may take; the retry layer enforces it as well.
+    timeout: float = 15.0
+    # 1 for the first attempt; lets scripted providers vary per attempt.
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str = field(repr=False)
+    usage: Usage = Usage()
+    model: str = ""
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """What a provider plugin implements (entry-point group `botflow.providers`).
+
+    The entry point names a class or factory called with no arguments.
+    """
+
+    name: str
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        """Make one attempt; raise a ProviderError subclass on failure."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release pooled resources when the server stops."""
+        ...
