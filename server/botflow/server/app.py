@@ -1,0 +1,103 @@
+"""Building, starting and stopping the grpc.aio server.
+
+`serving(config)` is the in-process server that tests and the CLI share: the
+FlowService, the standard health service and server reflection, explicit
+message size limits; on exit health turns NOT_SERVING first, then in-flight
+calls get `grace_seconds` to finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from botflow.providers.registry import ProviderRegistry
+from botflow.server.config import ServerConfig
+from botflow.server.interceptors import RequestContextInterceptor
+from botflow.server.service import FlowService
+from botflow.v1 import flow_service_pb2, flow_service_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = flow_service_pb2.DESCRIPTOR.services_by_name["FlowService"].full_name
+
+
+@dataclass
+class RunningServer:
+    server: grpc.aio.Server
+    port: int
+    health: health.aio.HealthServicer
+    registry: ProviderRegistry
+    config: ServerConfig
+
+    @property
+    def target(self) -> str:
+        return f"{self.config.host}:{self.port}"
+
+    async def stop(self, grace: float | None = None) -> None:
+        """NOT_SERVING first (so balancers drain us), then finish in-flight calls."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(self.config.grace_seconds if grace is None else grace)
+        await self.registry.aclose()
+
+
+def _server_options(config: ServerConfig) -> list[tuple[str, int]]:
+    size = config.limits.max_message_bytes
+    return [
+        ("grpc.max_receive_message_length", size),
+        ("grpc.max_send_message_length", size),
+    ]
+
+
+async def start_server(config: ServerConfig) -> RunningServer:
+    registry = ProviderRegistry.create(config.providers)
+    server = grpc.aio.server(
+        interceptors=[RequestContextInterceptor(f"/{SERVICE_NAME}/")],
+        options=_server_options(config),
+    )
+    flow_service_pb2_grpc.add_FlowServiceServicer_to_server(FlowService(config, registry), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    port = server.add_insecure_port(config.address)
+    await server.start()
+    for name in ("", SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info(
+        "serving",
+        extra={"address": f"{config.host}:{port}", "providers": ",".join(registry.names)},
+    )
+    return RunningServer(server, port, health_servicer, registry, config)
+
+
+@contextlib.asynccontextmanager
+async def serving(config: ServerConfig) -> AsyncIterator[RunningServer]:
+    """A started server for the duration of the block (port 0 picks a free one)."""
+    running = await start_server(config)
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+async def serve_until_signalled(config: ServerConfig) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with serving(config) as running:
+        print(f"botflow listening on {running.target}", flush=True)
+        await stop.wait()
+        log.info("shutting down", extra={"grace_seconds": config.grace_seconds})
+    log.info("stopped")

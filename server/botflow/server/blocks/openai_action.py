@@ -1,0 +1,123 @@
+"""The OpenAI action (SPEC §4): render, select history, call the provider
+through the shared retry layer, store the answer or the failure text."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from botflow.providers.base import CompletionRequest
+from botflow.providers.errors import MissingParameterError
+from botflow.providers.registry import ProviderRegistry
+from botflow.providers.retry import RetryPolicy, complete_with_retries
+from botflow.server import defaults
+from botflow.server.config import ServerConfig
+from botflow.server.history import build_messages, select_history
+from botflow.server.results import ActionRun, VariableWriter, duration
+from botflow.server.templating import render_template
+from botflow.server.variables import Variables, text_value
+from botflow.v1.actions_pb2 import ActionResult, OpenAIAction, TokenUsage
+from botflow.v1.conversation_pb2 import Conversation
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    """What an action needs from the server for one call."""
+
+    config: ServerConfig
+    registry: ProviderRegistry
+    # time.monotonic() value the action must finish by (caller's deadline).
+    deadline: float | None = None
+
+
+def retry_policy(action: OpenAIAction, config: ServerConfig) -> RetryPolicy:
+    limits = config.limits
+    timeout_ms = min(action.timeout_ms or defaults.DEFAULT_TIMEOUT_MS, limits.max_timeout_ms)
+    attempts = min(action.max_attempts or defaults.DEFAULT_MAX_ATTEMPTS, limits.max_attempts)
+    return RetryPolicy(max_attempts=attempts, attempt_timeout=timeout_ms / 1000)
+
+
+def history_limit(action: OpenAIAction, config: ServerConfig) -> int:
+    limits = config.limits
+    wanted = action.max_history_messages or limits.default_max_history_messages
+    return min(wanted, limits.max_history_messages)
+
+
+def provider_name(action: OpenAIAction) -> str:
+    return action.provider or defaults.DEFAULT_PROVIDER
+
+
+def _base_url(action: OpenAIAction, config: ServerConfig) -> str | None:
+    if action.base_url:
+        return action.base_url
+    return config.openai_base_url if provider_name(action) == "openai" else None
+
+
+async def run_openai_action(
+    action: OpenAIAction,
+    variables: Variables,
+    conversation: Conversation,
+    ctx: ActionContext,
+) -> ActionRun:
+    started = time.monotonic()
+    writer = VariableWriter(variables)
+    error_variable = action.error_variable.strip() or defaults.DEFAULT_ERROR_VARIABLE
+    token = render_template(action.token, variables.render)
+    prompt = render_template(action.prompt, variables.render)
+    for name, value in (("token", token), ("prompt", prompt)):
+        if not value.strip():
+            missing = MissingParameterError(f"the {name} is empty after filling in variables")
+            return writer.fail(error_variable, missing, 0, time.monotonic() - started)
+
+    provider = ctx.registry.get(provider_name(action))
+    if provider is None:  # validation refuses this; kept for callers that skip it
+        raise LookupError(f"provider {provider_name(action)!r} is not enabled")
+    history = select_history(conversation, action.history, history_limit(action, ctx.config))
+    request = CompletionRequest(
+        model=action.model or ctx.config.default_model,
+        messages=build_messages(prompt, history),
+        token=token,
+        base_url=_base_url(action, ctx.config),
+        temperature=action.temperature if action.HasField("temperature") else None,
+        max_tokens=action.max_tokens if action.HasField("max_tokens") else None,
+        options={
+            k: render_template(v, variables.render) for k, v in action.provider_options.items()
+        },
+    )
+    outcome = await complete_with_retries(
+        provider, request, retry_policy(action, ctx.config), deadline=ctx.deadline
+    )
+    elapsed = time.monotonic() - started
+    log.info(
+        "openai action finished",
+        extra={
+            "provider": provider.name,
+            "model": request.model,
+            "outcome": "failed" if outcome.error else "succeeded",
+            "error_kind": outcome.error.kind if outcome.error else "",
+            "attempts": outcome.attempts,
+            "elapsed_ms": round(elapsed * 1000),
+        },
+    )
+    if outcome.error is not None or outcome.completion is None:
+        assert outcome.error is not None
+        return writer.fail(error_variable, outcome.error, outcome.attempts, elapsed)
+    completion = outcome.completion
+    if action.answer_variable.strip():
+        writer.set(action.answer_variable, text_value(completion.text))
+    usage = completion.usage
+    result = ActionResult(
+        answer=completion.text,
+        attempts=outcome.attempts,
+        elapsed=duration(elapsed),
+        usage=TokenUsage(
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            total_tokens=usage.total_tokens,
+        ),
+        model=completion.model or request.model,
+    )
+    return writer.succeed(error_variable, result)

@@ -1,0 +1,57 @@
+"""The `botflow` command.
+
+    botflow serve [--host H] [--port P] [--providers openai,fake] ...
+
+Every flag has a BOTFLOW_* environment variable (the flag wins); see the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Sequence
+
+from botflow.server.app import serve_until_signalled
+from botflow.server.config import config_from_env
+from botflow.server.logs import configure_logging
+
+
+def _csv(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("serve", help="run the gRPC server until SIGTERM/SIGINT")
+    p.add_argument("--host", help="interface to bind (BOTFLOW_HOST, default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port; 0 = any free (BOTFLOW_PORT, default 50051)")
+    p.add_argument("--providers", type=_csv, help="enabled providers (BOTFLOW_PROVIDERS)")
+    p.add_argument("--default-model", help="model when an action names none")
+    p.add_argument("--openai-base-url", help="endpoint of the openai provider")
+    p.add_argument("--grace-seconds", type=float, help="drain time on shutdown")
+    p.add_argument("--log-format", choices=("json", "text"))
+    p.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    p.add_argument("--max-timeout-ms", type=int, help="cap on an action's timeout_ms")
+    p.add_argument("--max-attempts", type=int, help="cap on an action's max_attempts")
+    p.add_argument("--max-steps", type=int, help="cap on a run's max_steps")
+    p.add_argument("--max-message-bytes", type=int, help="gRPC message size limit")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="botflow", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    _serve_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = vars(build_parser().parse_args(argv))
+    command = args.pop("command")
+    if command == "serve":
+        config = config_from_env(**args)
+        configure_logging(config.log_format, config.log_level)
+        asyncio.run(serve_until_signalled(config))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

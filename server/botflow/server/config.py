@@ -1,0 +1,90 @@
+"""Server configuration: a frozen dataclass with documented defaults.
+
+Every field can come from a `botflow serve` flag or a BOTFLOW_* environment
+variable (flags win); see `cli.py` and the README's configuration table.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+
+from botflow.server import defaults
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps a request cannot exceed; request values above them are clipped
+    (timeouts, attempts, steps, history) or refused (sizes)."""
+
+    max_timeout_ms: int = defaults.MAX_TIMEOUT_MS
+    max_attempts: int = defaults.MAX_ATTEMPTS
+    default_max_history_messages: int = defaults.DEFAULT_MAX_HISTORY_MESSAGES
+    max_history_messages: int = defaults.MAX_HISTORY_MESSAGES
+    max_steps: int = defaults.MAX_STEPS
+    max_conversation_messages: int = defaults.MAX_CONVERSATION_MESSAGES
+    max_variables: int = defaults.MAX_VARIABLES
+    max_blocks: int = defaults.MAX_BLOCKS
+    max_text_bytes: int = defaults.MAX_TEXT_BYTES
+    max_message_bytes: int = defaults.DEFAULT_MAX_MESSAGE_BYTES
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = defaults.DEFAULT_HOST
+    # 0 picks a free port (tests).
+    port: int = defaults.DEFAULT_PORT
+    providers: tuple[str, ...] = defaults.DEFAULT_ENABLED_PROVIDERS
+    default_model: str = defaults.DEFAULT_MODEL
+    # Where the openai provider sends requests when an action has no base_url.
+    openai_base_url: str | None = None
+    grace_seconds: float = defaults.DEFAULT_GRACE_SECONDS
+    log_format: str = "json"  # "json" or "text"
+    log_level: str = "INFO"
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+ENV_PREFIX = "BOTFLOW_"
+
+
+def _convert(raw: str, like: object) -> object:
+    if isinstance(like, bool):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(like, int):
+        return int(raw)
+    if isinstance(like, float):
+        return float(raw)
+    if isinstance(like, tuple):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    return raw
+
+
+def _overrides(cls: type, env: Mapping[str, str], prefix: str) -> dict[str, object]:
+    base = cls()
+    values: dict[str, object] = {}
+    for f in fields(cls):
+        key = prefix + f.name.upper()
+        if key in env and f.name != "limits":
+            values[f.name] = _convert(env[key], getattr(base, f.name) or "")
+    return values
+
+
+def config_from_env(env: Mapping[str, str] | None = None, **flags: object) -> ServerConfig:
+    """Build the config: defaults, then BOTFLOW_* variables, then non-None flags.
+
+    Limits read BOTFLOW_<LIMIT NAME> too (BOTFLOW_MAX_ATTEMPTS, …).
+    """
+    env = os.environ if env is None else env
+    limit_values = _overrides(Limits, env, ENV_PREFIX)
+    limit_values.update({k: v for k, v in flags.items() if k in Limits.__dataclass_fields__})
+    values = _overrides(ServerConfig, env, ENV_PREFIX)
+    values.update(
+        {k: v for k, v in flags.items() if k in ServerConfig.__dataclass_fields__ and v is not None}
+    )
+    limit_values = {k: v for k, v in limit_values.items() if v is not None}
+    return ServerConfig(**values, limits=Limits(**limit_values))  # type: ignore[arg-type]

@@ -1,0 +1,110 @@
+"""Cross-cutting concerns of every RPC, as a grpc.aio server interceptor:
+a request id per call (taken from `x-request-id` metadata or generated, sent
+back as initial metadata) and one log line per finished call."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeAlias, cast
+
+import grpc
+
+from botflow.server.logs import request_id
+
+log = logging.getLogger("botflow.rpc")
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+# grpc's stubs type unary_stream as a sync iterator; aio handlers are async ones.
+StreamBehavior: TypeAlias = Callable[[Any, Any], AsyncIterator[Any]]
+REQUEST_ID_KEY = "x-request-id"
+MAX_REQUEST_ID_LENGTH = 64
+
+
+def _incoming_request_id(context: grpc.aio.ServicerContext[Any, Any]) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key == REQUEST_ID_KEY and isinstance(value, str) and value.isprintable():
+            return value[:MAX_REQUEST_ID_LENGTH]
+    return uuid.uuid4().hex
+
+
+async def _begin(context: grpc.aio.ServicerContext[Any, Any]) -> float:
+    rid = _incoming_request_id(context)
+    request_id.set(rid)
+    await context.send_initial_metadata(((REQUEST_ID_KEY, rid),))
+    return time.monotonic()
+
+
+def _finish(method: str, context: grpc.aio.ServicerContext[Any, Any], started: float) -> None:
+    code = context.code()
+    name = code.name if isinstance(code, grpc.StatusCode) else "OK"
+    if context.cancelled():
+        name = "CANCELLED"
+    log.info(
+        "rpc finished",
+        extra={
+            "method": method,
+            "code": name,
+            "elapsed_ms": round((time.monotonic() - started) * 1000),
+        },
+    )
+
+
+def _wrap_unary(
+    method: str, behavior: Callable[[Any, Any], Awaitable[Any]]
+) -> Callable[[Any, Any], Awaitable[Any]]:
+    async def handler(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        started = await _begin(context)
+        try:
+            return await behavior(request, context)
+        finally:
+            _finish(method, context, started)
+
+    return handler
+
+
+def _wrap_stream(
+    method: str, behavior: Callable[[Any, Any], AsyncIterator[Any]]
+) -> Callable[[Any, Any], AsyncIterator[Any]]:
+    async def handler(
+        request: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[Any]:
+        started = await _begin(context)
+        try:
+            async for item in behavior(request, context):
+                yield item
+        finally:
+            _finish(method, context, started)
+
+    return handler
+
+
+class RequestContextInterceptor(grpc.aio.ServerInterceptor):
+    """Request ids and call logs for botflow's own service (not health/reflection)."""
+
+    def __init__(self, service_prefix: str) -> None:
+        self._prefix = service_prefix
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
+        handler = await continuation(handler_call_details)
+        method: str = handler_call_details.method
+        if handler is None or not method.startswith(self._prefix):
+            return handler
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                _wrap_unary(method, handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                _wrap_stream(method, cast(StreamBehavior, handler.unary_stream)),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler

@@ -1,0 +1,71 @@
+"""botflow.v1.FlowService: request in, validation, the action or flow, response."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+
+from botflow.providers.registry import ProviderRegistry
+from botflow.server import defaults
+from botflow.server.blocks.openai_action import ActionContext, run_openai_action
+from botflow.server.config import ServerConfig
+from botflow.server.validation import ValidationContext, validate_execute_action
+from botflow.server.variables import Variables
+from botflow.v1 import flow_service_pb2_grpc
+from botflow.v1.flow_service_pb2 import (
+    ExecuteActionRequest,
+    ExecuteActionResponse,
+    RunFlowRequest,
+    RunFlowResponse,
+)
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+def call_deadline(context: Context) -> float | None:
+    """The caller's deadline as a time.monotonic() value, less a sending margin."""
+    remaining = context.time_remaining()
+    if remaining is None:
+        return None
+    return time.monotonic() + remaining - defaults.DEADLINE_MARGIN_SECONDS
+
+
+class FlowService(flow_service_pb2_grpc.FlowServiceServicer):
+    def __init__(self, config: ServerConfig, registry: ProviderRegistry) -> None:
+        self._config = config
+        self._registry = registry
+        self._validation = ValidationContext(
+            limits=config.limits,
+            enabled_providers=frozenset(registry.names),
+            default_provider=defaults.DEFAULT_PROVIDER,
+        )
+
+    def _action_context(self, context: Context) -> ActionContext:
+        return ActionContext(self._config, self._registry, call_deadline(context))
+
+    async def ExecuteAction(
+        self, request: ExecuteActionRequest, context: Context
+    ) -> ExecuteActionResponse:
+        violations = validate_execute_action(request, self._validation)
+        if violations:
+            await context.abort_with_status(violations.to_status())
+        variables = Variables.assemble(request.variable_definitions, request.variables)
+        kind = request.action.WhichOneof("kind")
+        if kind != "openai":
+            await context.abort(
+                grpc.StatusCode.UNIMPLEMENTED,
+                f"{kind} actions are not available on this server yet",
+            )
+        run = await run_openai_action(
+            request.action.openai, variables, request.conversation, self._action_context(context)
+        )
+        return ExecuteActionResponse(result=run.result, variables=variables.as_dict())
+
+    async def RunFlow(
+        self, request: RunFlowRequest, context: Context
+    ) -> AsyncIterator[RunFlowResponse]:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "RunFlow is not available yet")
+        yield RunFlowResponse()  # pragma: no cover - makes this an async generator

@@ -1,0 +1,187 @@
+"""Request validation (SPEC §7): every violation at once, before anything runs.
+
+Descriptions name the rule, never the offending value, so a secret typed into
+the wrong field cannot come back in an error text.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import grpc
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from botflow.providers.fake import invalid_outcomes
+from botflow.server.config import Limits
+from botflow.v1.actions_pb2 import HistoryMode, OpenAIAction
+from botflow.v1.conversation_pb2 import Conversation, Direction
+from botflow.v1.flow_service_pb2 import ExecuteActionRequest
+from botflow.v1.variables_pb2 import Value, VariableDefinition
+
+MAX_TEMPERATURE = 2.0
+
+
+@dataclass
+class Violations:
+    """Collects (field path, description) pairs; paths use proto field names."""
+
+    items: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, path: str, description: str) -> None:
+        self.items.append((path, description))
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def to_status(self) -> grpc.Status:
+        bad_request = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=path, description=text)
+                for path, text in self.items
+            ]
+        )
+        summary = "; ".join(f"{path}: {text}" for path, text in self.items[:5])
+        more = f" (and {len(self.items) - 5} more)" if len(self.items) > 5 else ""
+        status = status_pb2.Status(
+            code=code_pb2.INVALID_ARGUMENT,
+            message=f"invalid request, {len(self.items)} violation(s): {summary}{more}",
+        )
+        status.details.add().Pack(bad_request)
+        converted: grpc.Status = rpc_status.to_status(status)
+        return converted
+
+
+@dataclass(frozen=True)
+class ValidationContext:
+    limits: Limits
+    enabled_providers: Collection[str]
+    default_provider: str
+
+
+def key_path(path: str, key: str) -> str:
+    escaped = key.replace("\\", "\\\\").replace('"', '\\"')
+    return f'{path}["{escaped}"]'
+
+
+def _check_text(v: Violations, path: str, text: str, limits: Limits) -> None:
+    if len(text.encode()) > limits.max_text_bytes:
+        v.add(path, f"longer than the server limit of {limits.max_text_bytes} bytes")
+
+
+def check_variable_name(v: Violations, path: str, name: str, *, required: bool) -> None:
+    if name and not name.strip():
+        v.add(path, "a variable name must not be only whitespace")
+    elif required and not name:
+        v.add(path, "is required")
+
+
+def _check_value(v: Violations, path: str, value: Value, limits: Limits) -> None:
+    kind = value.WhichOneof("kind")
+    if kind == "number" and not math.isfinite(value.number):
+        v.add(path, "a number must be finite")
+    elif kind == "text":
+        _check_text(v, path, value.text, limits)
+    elif kind == "list":
+        for i, item in enumerate(value.list.items):
+            _check_text(v, f"{path}.list.items[{i}]", item, limits)
+
+
+def check_variables(v: Violations, path: str, values: Mapping[str, Value], limits: Limits) -> None:
+    if len(values) > limits.max_variables:
+        v.add(path, f"more than the server limit of {limits.max_variables} variables")
+    seen: set[str] = set()
+    for name in sorted(values):
+        where = key_path(path, name)
+        trimmed = name.strip()
+        if not trimmed:
+            v.add(where, "a variable name must not be empty")
+        elif trimmed in seen:
+            v.add(where, "two variable names are equal after trimming whitespace")
+        seen.add(trimmed)
+        _check_value(v, where, values[name], limits)
+
+
+def check_definitions(
+    v: Violations, path: str, definitions: Iterable[VariableDefinition], limits: Limits
+) -> None:
+    seen: set[str] = set()
+    for i, definition in enumerate(definitions):
+        where = f"{path}[{i}]"
+        name = definition.name.strip()
+        if not name:
+            v.add(f"{where}.name", "a variable name must not be empty")
+        elif name in seen:
+            v.add(f"{where}.name", "the variable is declared twice")
+        seen.add(name)
+        _check_value(v, f"{where}.default_value", definition.default_value, limits)
+
+
+def check_conversation(
+    v: Violations, path: str, conversation: Conversation, limits: Limits
+) -> None:
+    if len(conversation.messages) > limits.max_conversation_messages:
+        v.add(
+            f"{path}.messages",
+            f"more than the server limit of {limits.max_conversation_messages} messages",
+        )
+        return
+    for i, message in enumerate(conversation.messages):
+        if message.direction == Direction.DIRECTION_UNSPECIFIED:
+            v.add(f"{path}.messages[{i}].direction", "must be RECEIVED or SENT")
+        _check_text(v, f"{path}.messages[{i}].text", message.text, limits)
+
+
+def _check_url(v: Violations, path: str, url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        v.add(path, "must be an absolute http or https URL")
+
+
+def check_openai_action(
+    v: Violations, path: str, action: OpenAIAction, ctx: ValidationContext
+) -> None:
+    limits = ctx.limits
+    for name in ("token", "prompt"):
+        text: str = getattr(action, name)
+        if not text.strip():
+            v.add(f"{path}.{name}", "is required")
+        _check_text(v, f"{path}.{name}", text, limits)
+    if action.history == HistoryMode.HISTORY_MODE_UNSPECIFIED:
+        v.add(f"{path}.history", "must be set to a HISTORY_MODE_* value")
+    elif action.history not in HistoryMode.values():
+        v.add(f"{path}.history", "is not a known HISTORY_MODE_* value")
+    check_variable_name(v, f"{path}.answer_variable", action.answer_variable, required=False)
+    check_variable_name(v, f"{path}.error_variable", action.error_variable, required=False)
+    provider = action.provider or ctx.default_provider
+    if provider not in ctx.enabled_providers:
+        enabled = ", ".join(sorted(ctx.enabled_providers))
+        v.add(f"{path}.provider", f"unknown or disabled provider; enabled: {enabled}")
+    if action.HasField("temperature") and not 0 <= action.temperature <= MAX_TEMPERATURE:
+        v.add(f"{path}.temperature", f"must be between 0 and {MAX_TEMPERATURE:g}")
+    if action.HasField("max_tokens") and action.max_tokens == 0:
+        v.add(f"{path}.max_tokens", "must be at least 1 when set")
+    if action.base_url:
+        _check_url(v, f"{path}.base_url", action.base_url)
+    if provider == "fake" and invalid_outcomes(action.provider_options.get("fail", "")):
+        v.add(
+            key_path(f"{path}.provider_options", "fail"),
+            "unknown outcome; use timeout, rate_limit, quota, unauthorized, bad_request, "
+            "server_error or ok",
+        )
+
+
+def validate_execute_action(request: ExecuteActionRequest, ctx: ValidationContext) -> Violations:
+    v = Violations()
+    kind = request.action.WhichOneof("kind")
+    if kind is None:
+        v.add("action", "exactly one action (openai, webhook, set_variable) must be set")
+    elif kind == "openai":
+        check_openai_action(v, "action.openai", request.action.openai, ctx)
+    check_variables(v, "variables", request.variables, ctx.limits)
+    check_definitions(v, "variable_definitions", request.variable_definitions, ctx.limits)
+    check_conversation(v, "conversation", request.conversation, ctx.limits)
+    return v

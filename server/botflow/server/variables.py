@@ -1,0 +1,90 @@
+"""Typed variable values (SPEC §2): how they render and how a call's variables
+are assembled from declarations and request values."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+
+from botflow.v1.variables_pb2 import TextList, Value, VariableDefinition
+
+LIST_SEPARATOR = ", "
+
+
+def text_value(text: str) -> Value:
+    return Value(text=text)
+
+
+def number_value(number: float) -> Value:
+    return Value(number=number)
+
+
+def list_value(items: Iterable[str]) -> Value:
+    return Value(list=TextList(items=list(items)))
+
+
+def format_number(number: float) -> str:
+    """3.0 → "3", 2.5 → "2.5"; no exponent for ordinary magnitudes."""
+    if math.isfinite(number) and number.is_integer() and abs(number) < 1e16:
+        return str(int(number))
+    return repr(number)
+
+
+def render_value(value: Value | None) -> str:
+    """The text a value shows in a template; the empty value is ""."""
+    if value is None:
+        return ""
+    kind = value.WhichOneof("kind")
+    if kind == "text":
+        return value.text
+    if kind == "number":
+        return format_number(value.number)
+    if kind == "list":
+        return LIST_SEPARATOR.join(value.list.items)
+    return ""
+
+
+def parse_number(text: str) -> float | None:
+    """A finite number written as text ("3", " 2.5 ", "-1e3"), else None."""
+    try:
+        number = float(text.strip())
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def normalize_name(name: str) -> str:
+    return name.strip()
+
+
+class Variables:
+    """The variables of one call: name → typed value, names trimmed."""
+
+    def __init__(self, values: Mapping[str, Value] | None = None) -> None:
+        self._values: dict[str, Value] = {}
+        for name, value in (values or {}).items():
+            self.set(name, value)
+
+    @classmethod
+    def assemble(
+        cls, definitions: Iterable[VariableDefinition], values: Mapping[str, Value]
+    ) -> Variables:
+        """Declared defaults first, then the request's values over them."""
+        variables = cls({d.name: d.default_value for d in definitions})
+        for name, value in values.items():
+            variables.set(name, value)
+        return variables
+
+    def get(self, name: str) -> Value | None:
+        return self._values.get(normalize_name(name))
+
+    def render(self, name: str) -> str:
+        return render_value(self.get(name))
+
+    def set(self, name: str, value: Value) -> None:
+        copy = Value()
+        copy.CopyFrom(value)
+        self._values[normalize_name(name)] = copy
+
+    def as_dict(self) -> dict[str, Value]:
+        return dict(self._values)
