@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import grpc
 import pytest
@@ -11,7 +12,10 @@ from botflow.server.app import RunningServer, serving
 from botflow.server.config import ServerConfig
 from botflow.v1.flow_service_pb2_grpc import FlowServiceStub
 
-TEST_CONFIG = ServerConfig(host="127.0.0.1", port=0, providers=("fake",), grace_seconds=2)
+if TYPE_CHECKING:
+    from botflow.v1.flow_service_pb2_grpc import FlowServiceAsyncStub
+
+TEST_CONFIG = ServerConfig(host="127.0.0.1", port=0, providers=("fake", "openai"), grace_seconds=2)
 
 
 @pytest.fixture
@@ -27,5 +31,5 @@ async def channel(server: RunningServer) -> AsyncIterator[grpc.aio.Channel]:
 
 
 @pytest.fixture
-def stub(channel: grpc.aio.Channel) -> FlowServiceStub:
+def stub(channel: grpc.aio.Channel) -> FlowServiceAsyncStub:
     return FlowServiceStub(channel)

@@ -13,7 +13,9 @@ RECEIVED = Direction.DIRECTION_RECEIVED
 SENT = Direction.DIRECTION_SENT
 
 
-def conversation(*messages: tuple[int, str, str], current: str = "") -> Conversation:
+def conversation(
+    *messages: tuple[Direction.ValueType, str, str], current: str = ""
+) -> Conversation:
     """Messages as (direction, text, bot session id)."""
     return Conversation(
         messages=[Message(direction=d, text=t, bot_session_id=s) for d, t, s in messages],

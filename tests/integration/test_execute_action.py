@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import grpc
 import pytest
 
 from botflow.client import field_violations
 from botflow.v1.actions_pb2 import ActionOutcome, ErrorKind, HistoryMode
+from botflow.v1.conversation_pb2 import Direction
 from botflow.v1.flow_service_pb2 import ExecuteActionRequest
-from botflow.v1.flow_service_pb2_grpc import FlowServiceStub
-from botflow.v1.variables_pb2 import Value, VariableDefinition
+from botflow.v1.variables_pb2 import TextList, Value, VariableDefinition
 from tests.integration.helpers import RECEIVED, SENT, conversation, openai_request
+
+if TYPE_CHECKING:
+    from botflow.v1.flow_service_pb2_grpc import FlowServiceAsyncStub
 
 HELLO = conversation((RECEIVED, "hello there", "s1"))
 
 
-async def test_rate_limit_then_ok_succeeds_after_two_attempts(stub: FlowServiceStub) -> None:
+async def test_rate_limit_then_ok_succeeds_after_two_attempts(stub: FlowServiceAsyncStub) -> None:
     request = openai_request(
         answer_variable="answer",
         provider_options={"fail": "rate_limit,ok", "reply": "Hi!"},
@@ -29,7 +34,7 @@ async def test_rate_limit_then_ok_succeeds_after_two_attempts(stub: FlowServiceS
     assert response.variables["last webhook failure"] == Value(text="")
 
 
-async def test_three_timeouts_fail_with_timeout_text_and_rpc_ok(stub: FlowServiceStub) -> None:
+async def test_three_timeouts_fail_with_timeout_text_and_rpc_ok(stub: FlowServiceAsyncStub) -> None:
     request = openai_request(
         answer_variable="answer",
         error_variable="ai error",
@@ -58,7 +63,7 @@ async def test_three_timeouts_fail_with_timeout_text_and_rpc_ok(stub: FlowServic
     ],
 )
 async def test_failure_kinds_and_attempts(
-    stub: FlowServiceStub, script: str, kind: int, attempts: int
+    stub: FlowServiceAsyncStub, script: str, kind: ErrorKind.ValueType, attempts: int
 ) -> None:
     request = openai_request(provider_options={"fail": script}, convo=HELLO)
     response = await stub.ExecuteAction(request, timeout=20)
@@ -68,7 +73,7 @@ async def test_failure_kinds_and_attempts(
     assert kind_text == ErrorKind.Name(kind).removeprefix("ERROR_KIND_").title().replace("_", "")
 
 
-async def test_success_clears_a_stale_error_variable(stub: FlowServiceStub) -> None:
+async def test_success_clears_a_stale_error_variable(stub: FlowServiceAsyncStub) -> None:
     request = openai_request(
         variables={"ai error": Value(text="Timeout: earlier failure")},
         error_variable="ai error",
@@ -80,7 +85,7 @@ async def test_success_clears_a_stale_error_variable(stub: FlowServiceStub) -> N
 
 
 async def test_token_from_a_variable_with_no_value_is_missing_parameter(
-    stub: FlowServiceStub,
+    stub: FlowServiceAsyncStub,
 ) -> None:
     request = ExecuteActionRequest()
     request.CopyFrom(openai_request(token="{{openai key}}", convo=HELLO))
@@ -91,13 +96,13 @@ async def test_token_from_a_variable_with_no_value_is_missing_parameter(
     assert response.variables["last webhook failure"].text.startswith("MissingParameter: ")
 
 
-async def test_templates_and_declared_defaults(stub: FlowServiceStub) -> None:
+async def test_templates_and_declared_defaults(stub: FlowServiceAsyncStub) -> None:
     request = openai_request(
         token="{{key}}",
         prompt="Greet {{ name }}",
         answer_variable="greeting",
         provider_options={"reply": "Hello {{name}}, you have {{count}} items: {{tags}}"},
-        variables={"name": Value(text="Ada"), "tags": Value(list={"items": ["a", "b"]})},
+        variables={"name": Value(text="Ada"), "tags": Value(list=TextList(items=["a", "b"]))},
     )
     request.variable_definitions.extend(
         [
@@ -112,7 +117,7 @@ async def test_templates_and_declared_defaults(stub: FlowServiceStub) -> None:
     assert response.variables["name"] == Value(text="Ada")
 
 
-async def test_usage_is_returned(stub: FlowServiceStub) -> None:
+async def test_usage_is_returned(stub: FlowServiceAsyncStub) -> None:
     request = openai_request(
         prompt="one two three",
         history=HistoryMode.HISTORY_MODE_PROMPT_ONLY,
@@ -122,13 +127,13 @@ async def test_usage_is_returned(stub: FlowServiceStub) -> None:
     assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (3, 2, 5)
 
 
-async def test_invalid_request_lists_every_violation(stub: FlowServiceStub) -> None:
+async def test_invalid_request_lists_every_violation(stub: FlowServiceAsyncStub) -> None:
     request = openai_request(
         token="  ",
         prompt="",
         history=HistoryMode.HISTORY_MODE_UNSPECIFIED,
         provider="nonexistent",
-        convo=conversation((0, "hi", ""), (SENT, "ok", "")),
+        convo=conversation((Direction.DIRECTION_UNSPECIFIED, "hi", ""), (SENT, "ok", "")),
         temperature=5.0,
         variables={" ": Value(text="x")},
     )
@@ -147,21 +152,21 @@ async def test_invalid_request_lists_every_violation(stub: FlowServiceStub) -> N
     }
 
 
-async def test_missing_action_is_invalid(stub: FlowServiceStub) -> None:
+async def test_missing_action_is_invalid(stub: FlowServiceAsyncStub) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.ExecuteAction(ExecuteActionRequest(), timeout=10)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert set(field_violations(caught.value)) == {"action"}
 
 
-async def test_unknown_fake_outcome_is_invalid(stub: FlowServiceStub) -> None:
+async def test_unknown_fake_outcome_is_invalid(stub: FlowServiceAsyncStub) -> None:
     request = openai_request(provider_options={"fail": "rate_limit,explode"})
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.ExecuteAction(request, timeout=10)
     assert set(field_violations(caught.value)) == {'action.openai.provider_options["fail"]'}
 
 
-async def test_request_id_is_echoed(stub: FlowServiceStub) -> None:
+async def test_request_id_is_echoed(stub: FlowServiceAsyncStub) -> None:
     call = stub.ExecuteAction(
         openai_request(convo=HELLO), timeout=10, metadata=(("x-request-id", "abc-123"),)
     )
@@ -169,7 +174,7 @@ async def test_request_id_is_echoed(stub: FlowServiceStub) -> None:
     assert ("x-request-id", "abc-123") in tuple(await call.initial_metadata())
 
 
-async def test_oversized_message_is_refused(stub: FlowServiceStub) -> None:
+async def test_oversized_message_is_refused(stub: FlowServiceAsyncStub) -> None:
     big = "x" * (5 * 1024 * 1024)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.ExecuteAction(openai_request(prompt=big), timeout=10)

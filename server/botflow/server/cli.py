@@ -1,6 +1,7 @@
 """The `botflow` command.
 
     botflow serve [--host H] [--port P] [--providers openai,fake] ...
+    botflow run-flow FLOW.json [--var NAME=VALUE] [--resume BLOCK --answer TEXT]
 
 Every flag has a BOTFLOW_* environment variable (the flag wins); see the README.
 """
@@ -9,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 from collections.abc import Sequence
 
+from botflow.server import run_flow_cli
 from botflow.server.app import serve_until_signalled
 from botflow.server.config import config_from_env
 from botflow.server.logs import configure_logging
@@ -40,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="botflow", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
+    run_flow_cli.add_parser(sub)
     return parser
 
 
@@ -50,7 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = config_from_env(**args)
         configure_logging(config.log_format, config.log_level)
         asyncio.run(serve_until_signalled(config))
-    return 0
+        return 0
+    target = args["target"] or os.environ.get("BOTFLOW_TARGET") or run_flow_cli.DEFAULT_TARGET
+    return run_flow_cli.run(argparse.Namespace(**args), target)
 
 
 if __name__ == "__main__":

@@ -70,7 +70,8 @@ def _overrides(cls: type, env: Mapping[str, str], prefix: str) -> dict[str, obje
     for f in fields(cls):
         key = prefix + f.name.upper()
         if key in env and f.name != "limits":
-            values[f.name] = _convert(env[key], getattr(base, f.name) or "")
+            like = getattr(base, f.name)
+            values[f.name] = _convert(env[key], "" if like is None else like)
     return values
 
 
@@ -81,10 +82,11 @@ def config_from_env(env: Mapping[str, str] | None = None, **flags: object) -> Se
     """
     env = os.environ if env is None else env
     limit_values = _overrides(Limits, env, ENV_PREFIX)
-    limit_values.update({k: v for k, v in flags.items() if k in Limits.__dataclass_fields__})
+    limit_values.update(
+        {k: v for k, v in flags.items() if k in Limits.__dataclass_fields__ and v is not None}
+    )
     values = _overrides(ServerConfig, env, ENV_PREFIX)
     values.update(
         {k: v for k, v in flags.items() if k in ServerConfig.__dataclass_fields__ and v is not None}
     )
-    limit_values = {k: v for k, v in limit_values.items() if v is not None}
     return ServerConfig(**values, limits=Limits(**limit_values))  # type: ignore[arg-type]

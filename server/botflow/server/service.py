@@ -10,11 +10,16 @@ import grpc
 
 from botflow.providers.registry import ProviderRegistry
 from botflow.server import defaults
-from botflow.server.blocks.openai_action import ActionContext, run_openai_action
+from botflow.server.blocks.context import ActionContext
+from botflow.server.blocks.openai_action import run_openai_action
+from botflow.server.blocks.set_variable import set_variable
 from botflow.server.config import ServerConfig
+from botflow.server.engine import run_flow
+from botflow.server.flow_validation import validate_run_flow
 from botflow.server.validation import ValidationContext, validate_execute_action
 from botflow.server.variables import Variables
 from botflow.v1 import flow_service_pb2_grpc
+from botflow.v1.actions_pb2 import ActionOutcome, ActionResult
 from botflow.v1.flow_service_pb2 import (
     ExecuteActionRequest,
     ExecuteActionResponse,
@@ -53,19 +58,34 @@ class FlowService(flow_service_pb2_grpc.FlowServiceServicer):
         if violations:
             await context.abort_with_status(violations.to_status())
         variables = Variables.assemble(request.variable_definitions, request.variables)
-        kind = request.action.WhichOneof("kind")
+        action = request.action
+        kind = action.WhichOneof("kind")
+        if kind == "set_variable":
+            applied = set_variable(action.set_variable, variables)
+            return ExecuteActionResponse(
+                result=ActionResult(outcome=ActionOutcome.ACTION_OUTCOME_SUCCEEDED),
+                variables=variables.as_dict(),
+                warnings=[applied.warning] if applied.warning else [],
+            )
         if kind != "openai":
             await context.abort(
                 grpc.StatusCode.UNIMPLEMENTED,
                 f"{kind} actions are not available on this server yet",
             )
         run = await run_openai_action(
-            request.action.openai, variables, request.conversation, self._action_context(context)
+            action.openai, variables, request.conversation, self._action_context(context)
         )
         return ExecuteActionResponse(result=run.result, variables=variables.as_dict())
 
     async def RunFlow(
         self, request: RunFlowRequest, context: Context
     ) -> AsyncIterator[RunFlowResponse]:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "RunFlow is not available yet")
-        yield RunFlowResponse()  # pragma: no cover - makes this an async generator
+        violations = validate_run_flow(request, self._validation)
+        if violations:
+            await context.abort_with_status(violations.to_status())
+        if any(block.HasField("webhook") for block in request.flow.blocks):
+            await context.abort(
+                grpc.StatusCode.UNIMPLEMENTED, "webhook blocks are not available on this server yet"
+            )
+        async for event in run_flow(request, self._action_context(context)):
+            yield event

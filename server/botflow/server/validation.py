@@ -17,7 +17,12 @@ from grpc_status import rpc_status
 
 from botflow.providers.fake import invalid_outcomes
 from botflow.server.config import Limits
-from botflow.v1.actions_pb2 import HistoryMode, OpenAIAction
+from botflow.v1.actions_pb2 import (
+    HistoryMode,
+    OpenAIAction,
+    SetVariableAction,
+    SetVariableOperation,
+)
 from botflow.v1.conversation_pb2 import Conversation, Direction
 from botflow.v1.flow_service_pb2 import ExecuteActionRequest
 from botflow.v1.variables_pb2 import Value, VariableDefinition
@@ -136,8 +141,12 @@ def check_conversation(
 
 
 def _check_url(v: Violations, path: str, url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed or invalid "[...]" IPv6 host
+        valid = False
+    if not valid:
         v.add(path, "must be an absolute http or https URL")
 
 
@@ -174,6 +183,14 @@ def check_openai_action(
         )
 
 
+def check_set_variable(v: Violations, path: str, action: SetVariableAction) -> None:
+    check_variable_name(v, f"{path}.variable", action.variable, required=True)
+    if action.operation == SetVariableOperation.SET_VARIABLE_OPERATION_UNSPECIFIED:
+        v.add(f"{path}.operation", "must be set to a SET_VARIABLE_OPERATION_* value")
+    elif action.operation not in SetVariableOperation.values():
+        v.add(f"{path}.operation", "is not a known SET_VARIABLE_OPERATION_* value")
+
+
 def validate_execute_action(request: ExecuteActionRequest, ctx: ValidationContext) -> Violations:
     v = Violations()
     kind = request.action.WhichOneof("kind")
@@ -181,6 +198,8 @@ def validate_execute_action(request: ExecuteActionRequest, ctx: ValidationContex
         v.add("action", "exactly one action (openai, webhook, set_variable) must be set")
     elif kind == "openai":
         check_openai_action(v, "action.openai", request.action.openai, ctx)
+    elif kind == "set_variable":
+        check_set_variable(v, "action.set_variable", request.action.set_variable)
     check_variables(v, "variables", request.variables, ctx.limits)
     check_definitions(v, "variable_definitions", request.variable_definitions, ctx.limits)
     check_conversation(v, "conversation", request.conversation, ctx.limits)

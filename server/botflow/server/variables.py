@@ -69,10 +69,12 @@ class Variables:
     def assemble(
         cls, definitions: Iterable[VariableDefinition], values: Mapping[str, Value]
     ) -> Variables:
-        """Declared defaults first, then the request's values over them."""
+        """Declared defaults first, then the request's values over them; an
+        empty Value in the request counts as no value (the default stays)."""
         variables = cls({d.name: d.default_value for d in definitions})
         for name, value in values.items():
-            variables.set(name, value)
+            if value.WhichOneof("kind") is not None or variables.get(name) is None:
+                variables.set(name, value)
         return variables
 
     def get(self, name: str) -> Value | None:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from types import TracebackType
 
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from botflow.v1.flow_service_pb2 import ExecuteActionRequest, ExecuteActionResponse
+from botflow.v1.flow_service_pb2 import (
+    ExecuteActionRequest,
+    ExecuteActionResponse,
+    RunFlowRequest,
+    RunFlowResponse,
+)
 from botflow.v1.flow_service_pb2_grpc import FlowServiceStub
 
 # Seconds a call may take unless the caller passes another timeout.
@@ -75,3 +81,25 @@ class BotflowClient:
         except grpc.aio.AioRpcError as error:
             raise _typed(error) from None
         return response
+
+    async def run_flow(
+        self, request: RunFlowRequest, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> AsyncIterator[RunFlowResponse]:
+        """Run a flow, yielding its events as they arrive; the last is `finished`.
+
+        Leaving the loop early cancels the call (and the server's work).
+        """
+        call = self._stub.RunFlow(request, timeout=timeout)
+        try:
+            async for event in call:
+                yield event
+        except grpc.aio.AioRpcError as error:
+            raise _typed(error) from None
+        finally:
+            call.cancel()
+
+    async def run_flow_to_finish(
+        self, request: RunFlowRequest, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> list[RunFlowResponse]:
+        """Run a flow and return all its events (the last is the finish event)."""
+        return [event async for event in self.run_flow(request, timeout=timeout)]

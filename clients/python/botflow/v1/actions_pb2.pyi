@@ -276,7 +276,7 @@ class OpenAIAction(_message.Message):
     Success: the answer is stored in `answer_variable` and `error_variable` is set
     to the empty text. Failure of any kind: the flow continues and
     `error_variable` receives "Kind: detail" (Kind as in ErrorKind, e.g.
-    "Timeout: no answer within 15000 ms after 3 attempts"). Either way the RPC
+    "Timeout: no answer within 15000 ms (3 attempts)"). Either way the RPC
     itself succeeds: a provider failure is data, not a gRPC error.
     """
 

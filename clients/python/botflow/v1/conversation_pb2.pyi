@@ -83,7 +83,8 @@ class Conversation(_message.Message):
 
     A bot session starts each time the bot (re)starts in the conversation.
     "Current bot session" means `current_bot_session_id` when it is set, else the
-    bot session of the most recent message that has one. During a RunFlow,
+    bot session of the most recent message that has one; a RunFlow with neither
+    starts a new bot session (its id is in FlowFinished). During a RunFlow,
     messages the flow sends and answers given on resume join this working
     conversation in the current bot session.
     """

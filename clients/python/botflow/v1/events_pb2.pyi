@@ -135,7 +135,9 @@ Global___VariableChanged: _TypeAlias = VariableChanged  # noqa: Y015
 
 @_typing.final
 class ActionFinished(_message.Message):
-    """An action block (OpenAI, webhook, set variable) finished."""
+    """An OpenAI or webhook block finished. (Set variable reports through
+    VariableChanged, or WarningRaised when it changed nothing.)
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -128,7 +128,10 @@ class ExecuteActionResponse(_message.Message):
 
     @_builtins.property
     def warnings(self) -> _containers.RepeatedCompositeFieldContainer[_actions_pb2.Warning]:
-        """Non-fatal problems (set variable with a bad number, …)."""
+        """Non-fatal problems (set variable with a bad number, …). A set variable
+        action always reports ACTION_OUTCOME_SUCCEEDED; when it changed nothing,
+        the reason is here.
+        """
 
     def __init__(
         self,

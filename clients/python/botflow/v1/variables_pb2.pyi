@@ -27,8 +27,9 @@ class Value(_message.Message):
       (of texts). Names are case-sensitive and may contain spaces
       ("last webhook failure"); surrounding whitespace is trimmed, and two names
       that are equal after trimming are a request error.
-    - A variable with no value in the request takes its declared default; an
-      undeclared variable that was never set is empty (renders as "").
+    - A variable with no value in the request (absent, or a Value with no kind)
+      takes its declared default; an undeclared variable that was never set is
+      empty (renders as "").
     - In templates a text renders as is, a number without a trailing ".0" when it
       is integral ("3", "2.5"), a list as its items joined by ", ".
 

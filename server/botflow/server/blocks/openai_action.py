@@ -5,32 +5,24 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 
 from botflow.providers.base import CompletionRequest
 from botflow.providers.errors import MissingParameterError
-from botflow.providers.registry import ProviderRegistry
 from botflow.providers.retry import RetryPolicy, complete_with_retries
 from botflow.server import defaults
+from botflow.server.blocks.base import Outcome, RunState
+from botflow.server.blocks.context import ActionContext
 from botflow.server.config import ServerConfig
+from botflow.server.events import action_finished, variables_changed
 from botflow.server.history import build_messages, select_history
 from botflow.server.results import ActionRun, VariableWriter, duration
 from botflow.server.templating import render_template
 from botflow.server.variables import Variables, text_value
 from botflow.v1.actions_pb2 import ActionResult, OpenAIAction, TokenUsage
 from botflow.v1.conversation_pb2 import Conversation
+from botflow.v1.flow_pb2 import Block
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ActionContext:
-    """What an action needs from the server for one call."""
-
-    config: ServerConfig
-    registry: ProviderRegistry
-    # time.monotonic() value the action must finish by (caller's deadline).
-    deadline: float | None = None
 
 
 def retry_policy(action: OpenAIAction, config: ServerConfig) -> RetryPolicy:
@@ -121,3 +113,12 @@ async def run_openai_action(
         model=completion.model or request.model,
     )
     return writer.succeed(error_variable, result)
+
+
+async def run(block: Block, state: RunState) -> Outcome:
+    """The OpenAI block: the same code path as ExecuteAction, then its events."""
+    action_run = await run_openai_action(
+        block.openai, state.variables, state.conversation, state.actions
+    )
+    events = [action_finished(action_run.result), *variables_changed(action_run.changes)]
+    return Outcome(events, next=block.next)

@@ -1,0 +1,102 @@
+"""`make demo`: start a botflow server, run an OpenAI action through the Python
+client, print the result, stop the server.
+
+With OPENAI_API_KEY set the action goes to OpenAI; without it, to the built-in
+`fake` provider (scripted to be rate limited once, then answer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from botflow.client import BotflowClient
+from botflow.v1.actions_pb2 import Action, ActionOutcome, HistoryMode, OpenAIAction
+from botflow.v1.conversation_pb2 import Conversation, Direction, Message
+from botflow.v1.flow_service_pb2 import ExecuteActionRequest
+from botflow.v1.variables_pb2 import Value
+
+RECEIVED, SENT = Direction.DIRECTION_RECEIVED, Direction.DIRECTION_SENT
+
+
+def start_server() -> tuple[subprocess.Popen[str], str]:
+    # The console script installed next to this interpreter (the venv's bin/).
+    command = str(Path(sys.executable).with_name("botflow"))
+    process = subprocess.Popen(
+        [command, "serve", "--port", "0", "--log-format", "text", "--log-level", "WARNING"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()  # "botflow listening on HOST:PORT"
+    if not line.startswith("botflow listening on "):
+        process.kill()
+        raise SystemExit(f"server did not start: {line!r}")
+    return process, line.rsplit(" ", 1)[1].strip()
+
+
+def build_request(api_key: str | None) -> ExecuteActionRequest:
+    action = OpenAIAction(
+        token="{{openai key}}",
+        prompt="You are the support bot of {{shop}}. Answer in one short sentence.",
+        history=HistoryMode.HISTORY_MODE_CURRENT_BOT_SESSION,
+        answer_variable="ai answer",
+        error_variable="ai error",
+        max_attempts=3,
+        timeout_ms=20_000,
+    )
+    if api_key is None:
+        action.provider = "fake"
+        action.provider_options.update(
+            {"fail": "rate_limit,ok", "reply": "{{shop}} ships in 2 days, tracking by email."}
+        )
+    conversation = Conversation(
+        messages=[
+            Message(direction=RECEIVED, text="Hi!", bot_session_id="s1"),
+            Message(direction=SENT, text="Hello, how can I help?", bot_session_id="s1"),
+            Message(direction=RECEIVED, text="How long does delivery take?", bot_session_id="s1"),
+        ]
+    )
+    return ExecuteActionRequest(
+        action=Action(openai=action),
+        conversation=conversation,
+        variables={
+            "shop": Value(text="Acme Outdoor"),
+            "openai key": Value(text=api_key or "not-a-real-key"),
+        },
+    )
+
+
+async def run_action(target: str, api_key: str | None) -> int:
+    async with BotflowClient(target) as client:
+        response = await client.execute_action(build_request(api_key), timeout=90)
+    result = response.result
+    print(f"provider:  {'openai' if api_key else 'fake'}")
+    print(f"outcome:   {ActionOutcome.Name(result.outcome)}")
+    print(f"attempts:  {result.attempts}")
+    print(f"elapsed:   {result.elapsed.ToTimedelta().total_seconds():.3f} s")
+    usage = result.usage
+    print(f"usage:     {usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens")
+    print(f"ai answer: {response.variables['ai answer'].text}")
+    print(f"ai error:  {response.variables['ai error'].text!r}")
+    return 0
+
+
+def main() -> int:
+    api_key = os.environ.get("OPENAI_API_KEY") or None
+    process, target = start_server()
+    print(f"botflow server on {target}\n")
+    try:
+        return asyncio.run(run_action(target, api_key))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        print("\nserver stopped", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

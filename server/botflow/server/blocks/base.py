@@ -1,0 +1,54 @@
+"""What every block module shares: the run's state and a block's outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from botflow.server.blocks.context import ActionContext
+from botflow.server.variables import Variables
+from botflow.v1.conversation_pb2 import Conversation, Direction, Message
+from botflow.v1.events_pb2 import FlowStatus
+from botflow.v1.flow_pb2 import Block
+from botflow.v1.flow_service_pb2 import RunFlowResponse
+from botflow.v1.variables_pb2 import VariableDefinition
+
+
+@dataclass
+class RunState:
+    """The mutable state of one run; blocks read and change it."""
+
+    variables: Variables
+    # The working conversation: the request's, plus what this run sent and got.
+    conversation: Conversation
+    session_id: str
+    definitions: Sequence[VariableDefinition]
+    actions: ActionContext
+
+    def render(self, name: str) -> str:
+        return self.variables.render(name)
+
+    def join(self, direction: int, text: str) -> None:
+        self.conversation.messages.append(
+            Message(direction=direction, text=text, bot_session_id=self.session_id)  # type: ignore[arg-type]
+        )
+
+    def last_received_text(self) -> str:
+        for message in reversed(self.conversation.messages):
+            if message.direction == Direction.DIRECTION_RECEIVED:
+                return message.text
+        return ""
+
+
+@dataclass
+class Outcome:
+    """What a block did: its events, where to go, and whether the run stops."""
+
+    events: list[RunFlowResponse] = field(default_factory=list)
+    # The next block id; "" ends the run with COMPLETED.
+    next: str = ""
+    # Set when the block itself ends the run (wait, restart).
+    status: FlowStatus.ValueType | None = None
+
+
+BlockRunner = Callable[[Block, RunState], Awaitable[Outcome]]

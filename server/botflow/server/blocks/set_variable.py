@@ -1,0 +1,126 @@
+"""Set variable: text replace / append, number replace / add / subtract /
+multiply / divide, list add / remove / empty. The operand is a template. A bad
+number or a division by zero changes nothing and warns."""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from botflow.server.blocks.base import Outcome, RunState
+from botflow.server.events import variable_changed, warning
+from botflow.server.templating import render_template
+from botflow.server.variables import (
+    Variables,
+    list_value,
+    number_value,
+    parse_number,
+    render_value,
+    text_value,
+)
+from botflow.v1.actions_pb2 import SetVariableAction, SetVariableOperation, Warning
+from botflow.v1.flow_pb2 import Block
+from botflow.v1.variables_pb2 import Value
+
+Operation = SetVariableOperation
+
+ARITHMETIC: dict[int, Callable[[float, float], float]] = {
+    Operation.SET_VARIABLE_OPERATION_NUMBER_ADD: operator.add,
+    Operation.SET_VARIABLE_OPERATION_NUMBER_SUBTRACT: operator.sub,
+    Operation.SET_VARIABLE_OPERATION_NUMBER_MULTIPLY: operator.mul,
+    Operation.SET_VARIABLE_OPERATION_NUMBER_DIVIDE: operator.truediv,
+}
+
+
+@dataclass(frozen=True)
+class Applied:
+    """Exactly one of: the new value, or the warning saying why nothing changed."""
+
+    value: Value | None = None
+    warning: Warning | None = None
+
+
+def _bad_number(what: str) -> Applied:
+    return Applied(
+        warning=Warning(code="bad_number", message=f"{what} is not a number; value unchanged")
+    )
+
+
+def _current_number(current: Value | None) -> float | None:
+    if current is None or current.WhichOneof("kind") is None:
+        return 0.0
+    if current.WhichOneof("kind") == "number":
+        return current.number
+    text = render_value(current)
+    return 0.0 if not text.strip() else parse_number(text)
+
+
+def _current_items(current: Value | None) -> list[str]:
+    if current is None:
+        return []
+    if current.WhichOneof("kind") == "list":
+        return list(current.list.items)
+    text = render_value(current)
+    return [text] if text else []
+
+
+def _number(op: int, current: Value | None, operand: str) -> Applied:
+    right = parse_number(operand)
+    if right is None:
+        return _bad_number("the operand")
+    if op == Operation.SET_VARIABLE_OPERATION_NUMBER_REPLACE:
+        return Applied(number_value(right))
+    left = _current_number(current)
+    if left is None:
+        return _bad_number("the variable's current value")
+    if op == Operation.SET_VARIABLE_OPERATION_NUMBER_DIVIDE and right == 0:
+        return Applied(
+            warning=Warning(code="division_by_zero", message="division by zero; value unchanged")
+        )
+    result = ARITHMETIC[op](left, right)
+    if not math.isfinite(result):
+        return Applied(
+            warning=Warning(
+                code="number_overflow", message="the result is too large; value unchanged"
+            )
+        )
+    return Applied(number_value(result))
+
+
+def apply(action: SetVariableAction, variables: Variables) -> Applied:
+    """Compute the variable's new value (does not store it)."""
+    op = action.operation
+    current = variables.get(action.variable)
+    operand = render_template(action.value, variables.render)
+    if op == Operation.SET_VARIABLE_OPERATION_TEXT_REPLACE:
+        return Applied(text_value(operand))
+    if op == Operation.SET_VARIABLE_OPERATION_TEXT_APPEND:
+        return Applied(text_value(render_value(current) + operand))
+    if op == Operation.SET_VARIABLE_OPERATION_LIST_ADD:
+        return Applied(list_value([*_current_items(current), operand]))
+    if op == Operation.SET_VARIABLE_OPERATION_LIST_REMOVE:
+        kept = [item for item in _current_items(current) if item.strip() != operand.strip()]
+        return Applied(list_value(kept))
+    if op == Operation.SET_VARIABLE_OPERATION_LIST_EMPTY:
+        return Applied(list_value([]))
+    return _number(op, current, operand)
+
+
+def set_variable(action: SetVariableAction, variables: Variables) -> Applied:
+    """Apply and store; the ExecuteAction and RunFlow entry point."""
+    applied = apply(action, variables)
+    if applied.value is not None:
+        variables.set(action.variable, applied.value)
+    return applied
+
+
+async def run(block: Block, state: RunState) -> Outcome:
+    applied = set_variable(block.set_variable, state.variables)
+    if applied.warning is not None:
+        event = warning(applied.warning.code, applied.warning.message)
+    else:
+        assert applied.value is not None
+        event = variable_changed(block.set_variable.variable.strip(), applied.value)
+    return Outcome([event], block.next)

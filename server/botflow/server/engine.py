@@ -1,0 +1,109 @@
+"""The flow engine behind RunFlow (SPEC §3, §5).
+
+Runs blocks one after the other from the start block (or the resume point),
+following each block's `next`, and yields one event per thing that happened.
+The last event is always FlowFinished. A flow that loops ends with
+STEP_LIMIT_REACHED after `max_steps` blocks. The request must be validated
+first (flow_validation.py): the engine trusts ids and targets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from botflow.server import defaults
+from botflow.server.blocks import RUNNERS, wait_user_answer
+from botflow.server.blocks.base import Outcome, RunState
+from botflow.server.blocks.context import ActionContext
+from botflow.server.blocks.restart_bot import new_session_id
+from botflow.server.history import current_bot_session
+from botflow.server.variables import Variables
+from botflow.v1.conversation_pb2 import Conversation
+from botflow.v1.events_pb2 import FlowFinished, FlowStatus
+from botflow.v1.flow_pb2 import Block, Flow
+from botflow.v1.flow_service_pb2 import RunFlowRequest, RunFlowResponse
+
+
+def start_block_id(flow: Flow) -> str:
+    return flow.start_block_id or (flow.blocks[0].id if flow.blocks else "")
+
+
+def step_limit(request: RunFlowRequest, cap: int) -> int:
+    return min(request.max_steps or defaults.DEFAULT_MAX_STEPS, cap)
+
+
+def initial_state(request: RunFlowRequest, actions: ActionContext) -> RunState:
+    conversation = Conversation()
+    conversation.CopyFrom(request.conversation)
+    # A run with no bot session yet is the bot's first: it starts one.
+    session = current_bot_session(conversation) or new_session_id()
+    conversation.current_bot_session_id = session
+    return RunState(
+        variables=Variables.assemble(request.flow.variables, request.variables),
+        conversation=conversation,
+        session_id=session,
+        definitions=list(request.flow.variables),
+        actions=actions,
+    )
+
+
+class FlowRun:
+    """One RunFlow call: numbers events and builds the finish event."""
+
+    def __init__(self, request: RunFlowRequest, actions: ActionContext) -> None:
+        self.request = request
+        self.blocks: dict[str, Block] = {b.id: b for b in request.flow.blocks}
+        self.state = initial_state(request, actions)
+        self.max_steps = step_limit(request, actions.config.limits.max_steps)
+        self.steps = 0
+        self._sequence = 0
+
+    def _numbered(self, event: RunFlowResponse, block_id: str) -> RunFlowResponse:
+        self._sequence += 1
+        event.sequence = self._sequence
+        event.block_id = block_id
+        return event
+
+    def _finished(self, status: int, block_id: str, resume_block_id: str = "") -> RunFlowResponse:
+        finished = FlowFinished(
+            status=status,  # type: ignore[arg-type]
+            variables=self.state.variables.as_dict(),
+            resume_block_id=resume_block_id,
+            bot_session_id=self.state.session_id,
+            steps=self.steps,
+        )
+        return self._numbered(RunFlowResponse(finished=finished), block_id)
+
+    def _first(self) -> tuple[Outcome, str]:
+        """Where the run begins: the resume's outcome, or the start block."""
+        resume = self.request.resume
+        if self.request.HasField("resume"):
+            block = self.blocks[resume.block_id]
+            return wait_user_answer.resume(block, resume, self.state), block.id
+        return Outcome(next=start_block_id(self.request.flow)), ""
+
+    async def events(self) -> AsyncIterator[RunFlowResponse]:
+        outcome, block_id = self._first()
+        while True:
+            for event in outcome.events:
+                yield self._numbered(event, block_id)
+            if outcome.status is not None:
+                resume_at = (
+                    block_id if outcome.status == FlowStatus.FLOW_STATUS_WAITING_FOR_ANSWER else ""
+                )
+                yield self._finished(outcome.status, block_id, resume_at)
+                return
+            if not outcome.next:
+                yield self._finished(FlowStatus.FLOW_STATUS_COMPLETED, block_id)
+                return
+            if self.steps >= self.max_steps:
+                yield self._finished(FlowStatus.FLOW_STATUS_STEP_LIMIT_REACHED, block_id)
+                return
+            block = self.blocks[outcome.next]
+            block_id = block.id
+            self.steps += 1
+            outcome = await RUNNERS[block.WhichOneof("kind") or ""](block, self.state)
+
+
+def run_flow(request: RunFlowRequest, actions: ActionContext) -> AsyncIterator[RunFlowResponse]:
+    return FlowRun(request, actions).events()

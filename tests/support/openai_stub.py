@@ -1,0 +1,349 @@
+"""A scripted OpenAI-compatible HTTP server for tests, bound to 127.0.0.1.
+
+Use it to drive the real OpenAI SDK (or a whole botflow server) over real HTTP
+without leaving the machine::
+
+    async with OpenAIStub(Fail(429, headers={"retry-after": "0.3"}), Reply("hi")) as stub:
+        provider = OpenAIProvider()
+        ...  # send requests to stub.base_url ("http://127.0.0.1:PORT/v1")
+        assert stub.requests[0].bearer == "sk-test"
+        assert stub.gaps()[0] >= 0.3
+
+`POST /v1/chat/completions` answers with the queued steps, one per request, in
+order; once the queue is empty every request gets `default` (a `Reply()` unless
+given). Every request to any path is recorded in `stub.requests` (those to the
+chat completions path also in `stub.chat_requests`), with its monotonic arrival
+time, its headers, its parsed JSON body and the client's port. Other paths
+answer 404 with an OpenAI-style error body.
+
+Steps:
+
+- `Reply`: 200 with a chat completion and usage.
+- `Fail`: an error status with `{"error": {"message", "type", "code"}}` and
+  optional headers (`retry-after`, `retry-after-ms`, ...).
+- `Stall`: wait, then answer with another step (a client that gives up first
+  simply disconnects; closing the stub ends every stall at once).
+- `Drop`: send the status line, headers and part of the body, then cut the
+  connection (or cut it before any response with `send_headers=False`).
+- `Malformed`: a body that is not valid JSON (200 and `application/json` by
+  default).
+- `RawJson`: any JSON body and status, e.g. a completion with no choices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, TypeAlias
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+__all__ = [
+    "CHAT_COMPLETIONS_PATH",
+    "Drop",
+    "Fail",
+    "Malformed",
+    "OpenAIStub",
+    "RawJson",
+    "RecordedRequest",
+    "Reply",
+    "Stall",
+    "Step",
+    "completion_body",
+    "error_body",
+]
+
+CHAT_COMPLETIONS_PATH = "/v1/chat/completions"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """200 with a chat completion whose single choice says `text`."""
+
+    text: str = "Hello from the stub."
+    # None: echo the request's model.
+    model: str | None = None
+    prompt_tokens: int = 7
+    completion_tokens: int = 5
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Fail:
+    """An error status with an OpenAI-style JSON error body."""
+
+    status: int
+    code: str | None = None
+    message: str = "scripted failure from the stub"
+    type: str = "stub_error"
+    # e.g. {"retry-after": "0.3"} or {"retry-after-ms": "250"}
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Malformed:
+    """A body that is not valid JSON."""
+
+    body: str = '{"id": "chatcmpl-stub", "choices": [{"index": 0, "mess'
+    status: int = 200
+    content_type: str = "application/json"
+
+
+@dataclass(frozen=True)
+class RawJson:
+    """Any JSON body with any status, sent as is."""
+
+    body: object
+    status: int = 200
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Drop:
+    """Cut the connection in the middle of the response.
+
+    With `send_headers` the status line and headers go out first, declaring a
+    body longer than `partial`, which is all that is sent before the cut.
+    """
+
+    partial: bytes = b'{"id": "chatcmpl-stub", "choi'
+    send_headers: bool = True
+
+
+Answer: TypeAlias = Reply | Fail | Malformed | RawJson | Drop
+
+
+@dataclass(frozen=True)
+class Stall:
+    """Wait `seconds` before answering with `then` (None: the stub's default)."""
+
+    seconds: float
+    then: Answer | None = None
+
+
+Step: TypeAlias = Answer | Stall
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the stub received it."""
+
+    # time.monotonic() when the request's headers and body had arrived.
+    arrived: float
+    method: str
+    path: str
+    # Case-insensitive.
+    headers: Mapping[str, str] = field(repr=False)
+    # The parsed JSON body; None when the body is empty or not JSON.
+    body: Any = field(repr=False)
+    # The step that answered (None for paths the stub does not serve).
+    step: Step | None = None
+    # The client's TCP port: equal ports mean a reused (pooled) connection.
+    client_port: int | None = None
+
+    @property
+    def bearer(self) -> str | None:
+        """The token of an `Authorization: Bearer ...` header, if any."""
+        value = self.headers.get("authorization")
+        if value is None or not value.startswith("Bearer "):
+            return None
+        return value.removeprefix("Bearer ")
+
+
+def completion_body(reply: Reply, request_model: str) -> dict[str, Any]:
+    """The chat.completion JSON the stub sends for `reply`."""
+    return {
+        "id": "chatcmpl-stub",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": reply.model if reply.model is not None else request_model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": reply.text, "refusal": None},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": reply.prompt_tokens,
+            "completion_tokens": reply.completion_tokens,
+            "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+        },
+    }
+
+
+def error_body(message: str, type_: str, code: str | None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "param": None, "code": code}}
+
+
+class OpenAIStub:
+    """A scripted OpenAI-compatible server on 127.0.0.1 (an async context manager)."""
+
+    def __init__(self, *steps: Step, default: Step | None = None) -> None:
+        self.requests: list[RecordedRequest] = []
+        self.default: Step = default if default is not None else Reply()
+        self._steps: deque[Step] = deque(steps)
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+        self._closing = asyncio.Event()
+
+    # -- script ---------------------------------------------------------------
+
+    def enqueue(self, *steps: Step) -> None:
+        """Queue more steps after those already waiting."""
+        self._steps.extend(steps)
+
+    @property
+    def pending(self) -> int:
+        """How many queued steps have not been used yet."""
+        return len(self._steps)
+
+    # -- what happened --------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-style base URL, e.g. "http://127.0.0.1:43210/v1"."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("the stub is not running")
+        return self._port
+
+    @property
+    def chat_requests(self) -> list[RecordedRequest]:
+        """The requests to POST /v1/chat/completions, in arrival order."""
+        return [r for r in self.requests if r.step is not None]
+
+    def gaps(self) -> list[float]:
+        """Seconds between the arrivals of successive chat completion requests."""
+        times = [r.arrived for r in self.chat_requests]
+        return [later - earlier for earlier, later in itertools.pairwise(times)]
+
+    # -- lifecycle ------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        # handler_cancellation: a client that gives up (timeout) ends its handler.
+        runner = web.AppRunner(
+            app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        self._runner = runner
+        self._port = int(runner.addresses[0][1])
+
+    async def close(self) -> None:
+        self._closing.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> OpenAIStub:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- serving --------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        try:
+            body: Any = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        served = request.method == "POST" and request.path == CHAT_COMPLETIONS_PATH
+        step: Step | None = None
+        if served:
+            step = self._steps.popleft() if self._steps else self.default
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        self.requests.append(
+            RecordedRequest(
+                arrived=time.monotonic(),
+                method=request.method,
+                path=request.path,
+                headers=CIMultiDict(request.headers),
+                body=body,
+                step=step,
+                client_port=int(peer[1]) if peer else None,
+            )
+        )
+        if step is None:
+            return web.json_response(
+                error_body(f"no route for {request.method} {request.path}", "not_found", None),
+                status=404,
+            )
+        model = str(body.get("model", "")) if isinstance(body, dict) else ""
+        if isinstance(step, Stall):
+            if await self._stall(step.seconds):
+                return await self._abort(request)
+            answer = step.then if step.then is not None else self.default
+            if isinstance(answer, Stall):  # a default that stalls: answer with a Reply
+                answer = Reply()
+        else:
+            answer = step
+        return await self._answer(request, answer, model)
+
+    async def _stall(self, seconds: float) -> bool:
+        """Wait; True when the stub is closing meanwhile."""
+        try:
+            await asyncio.wait_for(self._closing.wait(), timeout=seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _answer(self, request: web.Request, answer: Answer, model: str) -> web.StreamResponse:
+        if isinstance(answer, Reply):
+            return web.json_response(completion_body(answer, model), headers=dict(answer.headers))
+        if isinstance(answer, Fail):
+            return web.json_response(
+                error_body(answer.message, answer.type, answer.code),
+                status=answer.status,
+                headers=dict(answer.headers),
+            )
+        if isinstance(answer, RawJson):
+            return web.json_response(
+                answer.body, status=answer.status, headers=dict(answer.headers)
+            )
+        if isinstance(answer, Malformed):
+            return web.Response(
+                text=answer.body, status=answer.status, content_type=answer.content_type
+            )
+        if answer.send_headers:
+            response = web.StreamResponse(
+                status=200,
+                headers={
+                    "Content-Type": "application/json",
+                    "Content-Length": str(len(answer.partial) + 1024),
+                },
+            )
+            await response.prepare(request)
+            if answer.partial:
+                await response.write(answer.partial)
+        return await self._abort(request)
+
+    async def _abort(self, request: web.Request) -> web.StreamResponse:
+        transport = request.transport
+        if transport is not None:
+            transport.abort()
+        # The lost connection cancels this handler (handler_cancellation=True).
+        await asyncio.sleep(5)
+        raise RuntimeError("the connection was cut but the handler was not cancelled")

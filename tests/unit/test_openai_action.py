@@ -1,0 +1,359 @@
+"""The OpenAI action block with the fake provider and a recording provider."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import pytest
+
+from botflow.providers.base import Completion, CompletionRequest, Provider, Usage
+from botflow.providers.fake import FakeProvider
+from botflow.providers.registry import ProviderRegistry
+from botflow.server.blocks.context import ActionContext
+from botflow.server.blocks.openai_action import run_openai_action
+from botflow.server.config import Limits, ServerConfig
+from botflow.server.results import ActionRun
+from botflow.server.variables import Variables, number_value, text_value
+from botflow.v1.actions_pb2 import ActionOutcome, ErrorKind, HistoryMode, OpenAIAction
+from botflow.v1.conversation_pb2 import Conversation, Direction, Message
+
+TOKEN = "sk-unit-SECRET-0123456789"
+ERROR_VARIABLE = "last webhook failure"
+
+
+class RecordingProvider:
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.requests: list[CompletionRequest] = []
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        self.requests.append(request)
+        return Completion(text="recorded answer", usage=Usage(5, 2, 7), model="")
+
+    async def aclose(self) -> None:
+        return None
+
+
+def context(limits: Limits | None = None, **providers: Provider) -> ActionContext:
+    config = ServerConfig(providers=("fake",), limits=limits or Limits())
+    return ActionContext(
+        config=config, registry=ProviderRegistry({"fake": FakeProvider(), **providers})
+    )
+
+
+def make_action(**fields: Any) -> OpenAIAction:
+    base: dict[str, Any] = {
+        "token": TOKEN,
+        "prompt": "You are a helpful assistant",
+        "history": HistoryMode.HISTORY_MODE_ALL_CONVERSATION,
+        "provider": "fake",
+        "answer_variable": "answer",
+    }
+    base.update(fields)
+    return OpenAIAction(**base)
+
+
+CONVERSATION = Conversation(
+    messages=[
+        Message(direction=Direction.DIRECTION_RECEIVED, text="old question", bot_session_id="s1"),
+        Message(direction=Direction.DIRECTION_SENT, text="old answer", bot_session_id="s1"),
+        Message(direction=Direction.DIRECTION_RECEIVED, text="hello bot", bot_session_id="s2"),
+        Message(direction=Direction.DIRECTION_SENT, text="hi human", bot_session_id="s2"),
+        Message(
+            direction=Direction.DIRECTION_RECEIVED, text="what time is it", bot_session_id="s2"
+        ),
+    ]
+)
+
+
+async def run(
+    action: OpenAIAction,
+    variables: Variables | None = None,
+    ctx: ActionContext | None = None,
+    conversation: Conversation = CONVERSATION,
+) -> tuple[ActionRun, Variables]:
+    variables = variables if variables is not None else Variables()
+    outcome = await run_openai_action(action, variables, conversation, ctx or context())
+    return outcome, variables
+
+
+def assert_failed(run_: ActionRun, kind: ErrorKind.ValueType, attempts: int) -> None:
+    assert run_.result.outcome == ActionOutcome.ACTION_OUTCOME_FAILED
+    assert run_.result.error_kind == kind
+    assert run_.result.attempts == attempts
+    assert run_.result.answer == ""
+
+
+async def test_success_stores_answer_and_clears_error_variable() -> None:
+    variables = Variables({ERROR_VARIABLE: text_value("Timeout: stale")})
+    run_, variables = await run(make_action(), variables)
+    assert run_.result.outcome == ActionOutcome.ACTION_OUTCOME_SUCCEEDED
+    assert run_.result.error_kind == ErrorKind.ERROR_KIND_UNSPECIFIED
+    assert run_.result.error == ""
+    assert run_.result.answer == "what time is it"  # the fake echoes the last user message
+    assert run_.result.attempts == 1
+    assert run_.result.model == "gpt-4o-mini"
+    assert variables.get("answer") == text_value("what time is it")
+    assert variables.get(ERROR_VARIABLE) == text_value("")
+    assert run_.changes == [
+        ("answer", text_value("what time is it")),
+        (ERROR_VARIABLE, text_value("")),
+    ]
+    # The fake counts words: 5 in the prompt + 12 in the history, 4 in the answer.
+    usage = run_.result.usage
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (17, 4, 21)
+
+
+async def test_success_without_answer_variable_only_writes_error_variable() -> None:
+    run_, variables = await run(make_action(answer_variable=""))
+    assert run_.result.answer == "what time is it"
+    assert run_.changes == [(ERROR_VARIABLE, text_value(""))]
+    assert set(variables.as_dict()) == {ERROR_VARIABLE}
+
+
+async def test_custom_error_variable() -> None:
+    succeeded, variables = await run(make_action(error_variable="  my error  "))
+    assert succeeded.result.outcome == ActionOutcome.ACTION_OUTCOME_SUCCEEDED
+    assert variables.get("my error") == text_value("")
+    assert variables.get(ERROR_VARIABLE) is None
+    failed, variables = await run(
+        make_action(error_variable="my error", provider_options={"fail": "quota"})
+    )
+    assert failed.result.error_kind == ErrorKind.ERROR_KIND_QUOTA_EXCEEDED
+    assert variables.render("my error") == failed.result.error
+    assert variables.render("my error").startswith("QuotaExceeded: ")
+    assert variables.get(ERROR_VARIABLE) is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "name"),
+    [
+        ({"token": "{{missing}}"}, "token"),
+        ({"token": "{{ blank }}"}, "token"),
+        ({"prompt": "{{missing}}"}, "prompt"),
+        ({"prompt": "  {{blank}}  "}, "prompt"),
+    ],
+)
+async def test_empty_after_rendering_is_missing_parameter(
+    fields: dict[str, Any], name: str
+) -> None:
+    variables = Variables({"blank": text_value("   "), "answer": text_value("previous")})
+    run_, variables = await run(make_action(**fields), variables)
+    assert_failed(run_, ErrorKind.ERROR_KIND_MISSING_PARAMETER, 0)
+    text = variables.render(ERROR_VARIABLE)
+    assert text.startswith("MissingParameter:")
+    assert name in text
+    assert run_.result.error == text
+    assert variables.render("answer") == "previous"
+
+
+async def test_token_from_a_variable() -> None:
+    variables = Variables({"api key": text_value(TOKEN)})
+    recorder = RecordingProvider()
+    run_, _ = await run(
+        make_action(token="{{ api key }}", provider="recording"),
+        variables,
+        context(recording=recorder),
+    )
+    assert run_.result.outcome == ActionOutcome.ACTION_OUTCOME_SUCCEEDED
+    assert recorder.requests[0].token == TOKEN
+    assert TOKEN.encode() not in run_.result.SerializeToString()
+    assert all(TOKEN not in repr(value) for _, value in run_.changes)
+
+
+async def test_rate_limit_then_ok_succeeds_after_two_attempts() -> None:
+    run_, variables = await run(make_action(provider_options={"fail": "rate_limit,ok"}))
+    assert run_.result.outcome == ActionOutcome.ACTION_OUTCOME_SUCCEEDED
+    assert run_.result.attempts == 2
+    assert variables.get(ERROR_VARIABLE) == text_value("")
+    assert variables.render("answer") == "what time is it"
+
+
+@pytest.mark.parametrize(
+    ("fail", "max_attempts", "kind", "attempts", "text"),
+    [
+        (
+            "timeout,timeout,timeout",
+            0,
+            ErrorKind.ERROR_KIND_TIMEOUT,
+            3,
+            "Timeout: no answer within 15000 ms (3 attempts)",
+        ),
+        (
+            "quota",
+            0,
+            ErrorKind.ERROR_KIND_QUOTA_EXCEEDED,
+            1,
+            "QuotaExceeded: the account is out of quota (HTTP 429)",
+        ),
+        (
+            "unauthorized",
+            0,
+            ErrorKind.ERROR_KIND_UNAUTHORIZED,
+            1,
+            "Unauthorized: the provider refused the token (HTTP 401)",
+        ),
+        (
+            "bad_request,ok",
+            0,
+            ErrorKind.ERROR_KIND_BAD_REQUEST,
+            1,
+            "BadRequest: the provider refused the request (HTTP 400)",
+        ),
+        (
+            "server_error,server_error,server_error",
+            2,
+            ErrorKind.ERROR_KIND_PROVIDER_ERROR,
+            2,
+            "ProviderError: the provider failed (HTTP 500) (2 attempts)",
+        ),
+        (
+            "rate_limit,rate_limit,rate_limit,ok",
+            0,
+            ErrorKind.ERROR_KIND_RATE_LIMITED,
+            3,
+            "RateLimited: too many requests (HTTP 429) (3 attempts)",
+        ),
+    ],
+)
+async def test_failures_are_data(
+    fail: str, max_attempts: int, kind: ErrorKind.ValueType, attempts: int, text: str
+) -> None:
+    action = make_action(provider_options={"fail": fail}, max_attempts=max_attempts)
+    variables = Variables({"answer": text_value("previous")})
+    run_, variables = await run(action, variables)
+    assert_failed(run_, kind, attempts)
+    assert run_.result.error == text
+    assert variables.get(ERROR_VARIABLE) == text_value(text)
+    assert variables.render("answer") == "previous"
+
+
+async def test_reply_option_is_a_template() -> None:
+    variables = Variables({"name": text_value("Ann"), "n": number_value(2.0)})
+    run_, variables = await run(
+        make_action(provider_options={"reply": "Hi {{name}}, {{ n }} items"}), variables
+    )
+    assert run_.result.answer == "Hi Ann, 2 items"
+    assert variables.render("answer") == "Hi Ann, 2 items"
+
+
+async def test_max_attempts_is_capped_by_the_server_limit() -> None:
+    action = make_action(provider_options={"fail": "rate_limit," * 5}, max_attempts=9)
+    run_, variables = await run(action, ctx=context(Limits(max_attempts=2)))
+    assert_failed(run_, ErrorKind.ERROR_KIND_RATE_LIMITED, 2)
+    assert variables.render(ERROR_VARIABLE).endswith("(2 attempts)")
+
+
+async def test_token_never_leaks(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    outcomes = []
+    for fail in ("", "unauthorized", "rate_limit,bad_request", "rate_limit,ok"):
+        run_, variables = await run(make_action(provider_options={"fail": fail}))
+        outcomes.append(run_.result.outcome)
+        assert TOKEN.encode() not in run_.result.SerializeToString()
+        for name, value in variables.as_dict().items():
+            assert TOKEN not in name
+            assert TOKEN.encode() not in value.SerializeToString()
+        for _, value in run_.changes:
+            assert TOKEN.encode() not in value.SerializeToString()
+    assert outcomes == [
+        ActionOutcome.ACTION_OUTCOME_SUCCEEDED,
+        ActionOutcome.ACTION_OUTCOME_FAILED,
+        ActionOutcome.ACTION_OUTCOME_FAILED,
+        ActionOutcome.ACTION_OUTCOME_SUCCEEDED,
+    ]
+    assert caplog.records, "the action logs its outcome"
+    for record in caplog.records:
+        assert TOKEN not in record.getMessage()
+        assert TOKEN not in repr(vars(record))
+
+
+async def test_missing_token_does_not_leak_the_template_values(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    run_, variables = await run(make_action(token=f"{TOKEN}{{{{x}}}}", prompt="{{nothing}}"))
+    assert run_.result.error_kind == ErrorKind.ERROR_KIND_MISSING_PARAMETER
+    assert TOKEN not in run_.result.error
+    assert TOKEN not in variables.render(ERROR_VARIABLE)
+    assert all(TOKEN not in repr(vars(record)) for record in caplog.records)
+
+
+async def test_request_passed_to_the_provider() -> None:
+    recorder = RecordingProvider()
+    variables = Variables({"topic": text_value("clocks"), "who": text_value("Bo")})
+    action = make_action(
+        provider="recording",
+        prompt="Talk about {{topic}}",
+        history=HistoryMode.HISTORY_MODE_CURRENT_BOT_SESSION,
+        temperature=0.3,
+        max_tokens=64,
+        max_history_messages=2,
+        timeout_ms=2500,
+        provider_options={"style": "to {{who}}"},
+    )
+    run_, variables = await run(action, variables, context(recording=recorder))
+    assert len(recorder.requests) == 1
+    request = recorder.requests[0]
+    assert [(m.role, m.content) for m in request.messages] == [
+        ("system", "Talk about clocks"),
+        ("assistant", "hi human"),
+        ("user", "what time is it"),
+    ]
+    assert request.model == "gpt-4o-mini"
+    assert request.temperature == pytest.approx(0.3)
+    assert request.max_tokens == 64
+    assert request.token == TOKEN
+    assert request.base_url is None
+    assert request.timeout == 2.5
+    assert request.attempt == 1
+    assert dict(request.options) == {"style": "to Bo"}
+    assert TOKEN not in repr(request)
+    assert run_.result.answer == "recorded answer"
+    assert run_.result.model == "gpt-4o-mini"  # the provider named none
+    assert (run_.result.usage.prompt_tokens, run_.result.usage.completion_tokens) == (5, 2)
+    assert run_.result.usage.total_tokens == 7
+
+
+async def test_request_defaults_and_caps() -> None:
+    recorder = RecordingProvider()
+    many = Conversation(
+        messages=[Message(direction=Direction.DIRECTION_RECEIVED, text=f"m{i}") for i in range(10)]
+    )
+    limits = Limits(default_max_history_messages=3, max_history_messages=4, max_timeout_ms=1000)
+    ctx = context(limits, recording=recorder)
+    await run(make_action(provider="recording", model="my-model"), ctx=ctx, conversation=many)
+    await run(
+        make_action(provider="recording", max_history_messages=50, timeout_ms=60_000),
+        ctx=ctx,
+        conversation=many,
+    )
+    first, second = recorder.requests
+    assert first.model == "my-model"
+    assert first.temperature is None
+    assert first.max_tokens is None
+    assert [m.content for m in first.messages] == ["You are a helpful assistant", "m7", "m8", "m9"]
+    assert first.timeout == 1.0  # default 15 s capped by max_timeout_ms
+    assert [m.content for m in second.messages][1:] == ["m6", "m7", "m8", "m9"]
+    assert second.timeout == 1.0
+
+
+async def test_prompt_only_sends_the_prompt_as_user() -> None:
+    recorder = RecordingProvider()
+    await run(
+        make_action(provider="recording", history=HistoryMode.HISTORY_MODE_PROMPT_ONLY),
+        ctx=context(recording=recorder),
+    )
+    assert [(m.role, m.content) for m in recorder.requests[0].messages] == [
+        ("user", "You are a helpful assistant")
+    ]
+
+
+async def test_elapsed_is_reported() -> None:
+    started = time.monotonic()
+    run_, _ = await run(make_action(provider_options={"latency_ms": "30"}))
+    elapsed = run_.result.elapsed.ToTimedelta().total_seconds()
+    assert 0.03 <= elapsed <= time.monotonic() - started
