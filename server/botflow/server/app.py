@@ -57,8 +57,11 @@ def _server_options(config: ServerConfig) -> list[tuple[str, int]]:
     ]
 
 
-async def start_server(config: ServerConfig) -> RunningServer:
-    registry = ProviderRegistry.create(config.providers)
+async def start_server(
+    config: ServerConfig, registry: ProviderRegistry | None = None
+) -> RunningServer:
+    """Start serving; `registry` replaces the configured providers (tests)."""
+    registry = registry or ProviderRegistry.create(config.providers)
     server = grpc.aio.server(
         interceptors=[RequestContextInterceptor(f"/{SERVICE_NAME}/")],
         options=_server_options(config),
@@ -81,9 +84,11 @@ async def start_server(config: ServerConfig) -> RunningServer:
 
 
 @contextlib.asynccontextmanager
-async def serving(config: ServerConfig) -> AsyncIterator[RunningServer]:
+async def serving(
+    config: ServerConfig, registry: ProviderRegistry | None = None
+) -> AsyncIterator[RunningServer]:
     """A started server for the duration of the block (port 0 picks a free one)."""
-    running = await start_server(config)
+    running = await start_server(config, registry)
     try:
         yield running
     finally:
