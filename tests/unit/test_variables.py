@@ -65,6 +65,13 @@ def test_format_number_non_integral_keeps_precision() -> None:
         ("nan", None),
         ("inf", None),
         ("-Infinity", None),
+        (".5", 0.5),
+        ("3.", 3.0),
+        ("+4", 4.0),
+        ("1_000", None),
+        ("\u0661\u0662", None),  # Arabic-Indic digits: not plain decimal notation
+        ("1e400", None),
+        ("0x10", None),
     ],
 )
 def test_parse_number(text: str, expected: float | None) -> None:

@@ -18,6 +18,7 @@ import grpc
 from google.protobuf import json_format
 
 from botflow.client import BotflowClient, InvalidRequestError
+from botflow.server.history import current_bot_session
 from botflow.server.variables import render_value
 from botflow.v1.conversation_pb2 import Conversation, Direction, Message
 from botflow.v1.events_pb2 import FlowStatus
@@ -116,12 +117,18 @@ def describe(event: RunFlowResponse) -> str:
 
 
 def next_state(request: RunFlowRequest, events: list[RunFlowResponse]) -> RunFlowRequest:
-    """What the caller keeps for the next call: variables and the conversation."""
+    """What the caller keeps for the next call: variables and the conversation.
+
+    Each message joins the bot session it was said in: a restart bot block
+    starts a new session, so what came before it stays in the old one (or in
+    none, when the run started the first session and the restart replaced it).
+    """
     finished = events[-1].finished
     state = RunFlowRequest(variables=finished.variables)
     conversation = Conversation()
     conversation.CopyFrom(request.conversation)
-    session = finished.bot_session_id
+    restarted = any(event.HasField("bot_restarted") for event in events)
+    session = current_bot_session(request.conversation) if restarted else finished.bot_session_id
     if request.HasField("resume") and not request.resume.timed_out:
         conversation.messages.append(
             Message(
@@ -131,6 +138,8 @@ def next_state(request: RunFlowRequest, events: list[RunFlowResponse]) -> RunFlo
             )
         )
     for event in events:
+        if event.HasField("bot_restarted"):
+            session = event.bot_restarted.bot_session_id
         if event.HasField("message_sent"):
             conversation.messages.append(
                 Message(

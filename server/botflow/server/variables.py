@@ -4,6 +4,7 @@ are assembled from declarations and request values."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 
 from botflow.v1.variables_pb2 import TextList, Value, VariableDefinition
@@ -44,12 +45,17 @@ def render_value(value: Value | None) -> str:
     return ""
 
 
+# Plain decimal notation with ASCII digits: "3", "-2.5", ".5", "1e3". Python's
+# float() would also take "1_000", "inf" and non-ASCII digits.
+NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
 def parse_number(text: str) -> float | None:
     """A finite number written as text ("3", " 2.5 ", "-1e3"), else None."""
-    try:
-        number = float(text.strip())
-    except ValueError:
+    stripped = text.strip()
+    if not NUMBER.fullmatch(stripped):
         return None
+    number = float(stripped)
     return number if math.isfinite(number) else None
 
 

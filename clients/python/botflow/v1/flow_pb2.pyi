@@ -249,8 +249,8 @@ class SendMessageBlock(_message.Message):
 
     TEXT_FIELD_NUMBER: _builtins.int
     text: _builtins.str
-    """Template. The text sent; rendering to an empty text sends nothing and
-    emits a warning.
+    """Template, required. The text sent; when it renders empty, nothing is sent
+    and a warning ("empty_message") is emitted.
     """
     def __init__(
         self,
@@ -395,7 +395,9 @@ class AddNoteBlock(_message.Message):
 
     TEXT_FIELD_NUMBER: _builtins.int
     text: _builtins.str
-    """Template. The note text."""
+    """Template, required. The note text; when it renders empty, no note is
+    added and a warning ("empty_note") is emitted.
+    """
     def __init__(
         self,
         *,

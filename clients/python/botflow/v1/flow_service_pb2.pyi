@@ -272,8 +272,8 @@ class RunFlowResponse(_message.Message):
     sequence: _builtins.int
     """1 for the first event of the run, then +1 per event."""
     block_id: _builtins.str
-    """The block that produced the event; empty for FlowFinished when no block
-    ran.
+    """The block that produced the event. For FlowFinished: the block the run
+    ended at (the wait block itself when a resume went nowhere).
     """
     @_builtins.property
     def message_sent(self) -> _events_pb2.MessageSent:

@@ -99,6 +99,10 @@ def apply(action: SetVariableAction, variables: Variables) -> Applied:
     if op == Operation.SET_VARIABLE_OPERATION_TEXT_APPEND:
         return Applied(text_value(render_value(current) + operand))
     if op == Operation.SET_VARIABLE_OPERATION_LIST_ADD:
+        if not operand.strip():
+            return Applied(
+                warning=Warning(code="empty_item", message="the item is empty; list unchanged")
+            )
         return Applied(list_value([*_current_items(current), operand]))
     if op == Operation.SET_VARIABLE_OPERATION_LIST_REMOVE:
         kept = [item for item in _current_items(current) if item.strip() != operand.strip()]
