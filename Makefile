@@ -1,5 +1,5 @@
 # The two commands that do everything on a fresh machine (python3, node, make):
-#   make demo   start a server, run an OpenAI action through the Python client
+#   make demo   start a server, run an OpenAI action and an example flow through the Python client
 #   make test   lint, type-check, buf lint, and every test
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
@@ -13,7 +13,7 @@ NODE_STAMP := node_modules/.installed
 .PHONY: help demo test lint typecheck proto buf-lint clean
 
 help:
-	@echo "make demo   - start a botflow server and run an OpenAI action (fake provider without OPENAI_API_KEY)"
+	@echo "make demo   - start a botflow server, run an OpenAI action and the support triage flow (fake provider without OPENAI_API_KEY)"
 	@echo "make test   - ruff, mypy, buf lint and the whole test suite"
 	@echo "make proto  - regenerate the Python stubs from protos/"
 

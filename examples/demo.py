@@ -1,8 +1,10 @@
 """`make demo`: start a botflow server, run an OpenAI action through the Python
-client, print the result, stop the server.
+client and print the result, then run the support triage example flow
+(examples/flows/support_triage.json) end to end, stop the server.
 
-With OPENAI_API_KEY set the action goes to OpenAI; without it, to the built-in
-`fake` provider (scripted to be rate limited once, then answer).
+With OPENAI_API_KEY set the OpenAI calls go to OpenAI; without it, to the
+built-in `fake` provider (the action is scripted to be rate limited once, then
+answer; in the flow the fake echoes the contact's message as the category).
 """
 
 from __future__ import annotations
@@ -15,12 +17,16 @@ import sys
 from pathlib import Path
 
 from botflow.client import BotflowClient
+from botflow.server.run_flow_cli import describe, load_flow, next_state, override_provider
+from botflow.server.variables import render_value
 from botflow.v1.actions_pb2 import Action, ActionOutcome, HistoryMode, OpenAIAction
 from botflow.v1.conversation_pb2 import Conversation, Direction, Message
-from botflow.v1.flow_service_pb2 import ExecuteActionRequest
+from botflow.v1.flow_service_pb2 import ExecuteActionRequest, Resume, RunFlowRequest
 from botflow.v1.variables_pb2 import Value
 
 RECEIVED, SENT = Direction.DIRECTION_RECEIVED, Direction.DIRECTION_SENT
+TRIAGE_FLOW = Path(__file__).with_name("flows") / "support_triage.json"
+TRIAGE_ANSWER = "I was charged twice, billing issue"
 
 
 def start_server() -> tuple[subprocess.Popen[str], str]:
@@ -86,12 +92,48 @@ async def run_action(target: str, api_key: str | None) -> int:
     return 0
 
 
+async def run_triage_flow(target: str, api_key: str | None) -> int:
+    """Two RunFlow calls, as a backend makes them: start, then resume with the
+    contact's answer, keeping variables and conversation in between."""
+    flow = load_flow(TRIAGE_FLOW)
+    override_provider(flow, None if api_key else "fake", {})
+    variables = {"contact name": Value(text="Ana")}
+    if api_key:
+        variables["openai key"] = Value(text=api_key)
+    request = RunFlowRequest(flow=flow, variables=variables)
+    provider = "openai" if api_key else "fake"
+    print(f"\n--- RunFlow: examples/flows/{TRIAGE_FLOW.name} ({provider} provider)")
+    async with BotflowClient(target) as client:
+        events = await client.run_flow_to_finish(request, timeout=90)
+        for event in events:
+            print(describe(event))
+        resume_at = events[-1].finished.resume_block_id
+        print(f"\n--- the contact answers {TRIAGE_ANSWER!r}; resume at {resume_at!r}")
+        request = next_state(request, events)
+        request.flow.CopyFrom(flow)
+        request.resume.CopyFrom(Resume(block_id=resume_at, answer=TRIAGE_ANSWER))
+        events = await client.run_flow_to_finish(request, timeout=90)
+        for event in events:
+            print(describe(event))
+    print("final variables:")
+    final = events[-1].finished.variables
+    for name in sorted(final):
+        if name != "openai key":  # the token is a variable too: never print it
+            print(f"     {name} = {render_value(final[name])!r}")
+    return 0
+
+
+async def run_demo(target: str, api_key: str | None) -> int:
+    return await run_action(target, api_key) or await run_triage_flow(target, api_key)
+
+
 def main() -> int:
     api_key = os.environ.get("OPENAI_API_KEY") or None
     process, target = start_server()
     print(f"botflow server on {target}\n")
+    print("--- ExecuteAction: one OpenAI action")
     try:
-        return asyncio.run(run_action(target, api_key))
+        return asyncio.run(run_demo(target, api_key))
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)

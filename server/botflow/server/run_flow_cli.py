@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,6 +28,12 @@ from botflow.v1.flow_service_pb2 import Resume, RunFlowRequest, RunFlowResponse
 from botflow.v1.variables_pb2 import Value
 
 DEFAULT_TARGET = "127.0.0.1:50051"
+# Variables named like secrets (an API key kept in a variable) print masked.
+SECRET_NAME = re.compile(r"key|token|secret|passw|auth|cookie", re.IGNORECASE)
+
+
+def shown(name: str, value: Value) -> str:
+    return "'***'" if SECRET_NAME.search(name) else repr(render_value(value))
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -72,6 +79,10 @@ def override_provider(flow: Flow, provider: str | None, options: dict[str, str])
 
 
 def build_request(args: argparse.Namespace) -> RunFlowRequest:
+    if args.resume and args.answer is None and not args.no_answer:
+        raise SystemExit("--resume needs --answer TEXT or --no-answer")
+    if not args.resume and (args.answer is not None or args.no_answer):
+        raise SystemExit("--answer and --no-answer need --resume BLOCK")
     request = RunFlowRequest()
     if args.state and args.state.exists():
         json_format.Parse(args.state.read_text(), request)
@@ -100,7 +111,7 @@ def describe(event: RunFlowResponse) -> str:
         return f"{prefix} note: {event.note_added.text}"
     if kind == "variable_changed":
         changed = event.variable_changed
-        return f"{prefix} {changed.name} = {render_value(changed.value)!r}"
+        return f"{prefix} {changed.name} = {shown(changed.name, changed.value)}"
     if kind == "action_finished":
         result = event.action_finished.result
         if result.error:
@@ -183,5 +194,5 @@ def run(args: argparse.Namespace, target: str) -> int:
         args.state.write_text(json_format.MessageToJson(next_state(request, events)))
     if not args.json:
         for name, value in sorted(events[-1].finished.variables.items()):
-            print(f"     {name} = {render_value(value)!r}")
+            print(f"     {name} = {shown(name, value)}")
     return 0
