@@ -15,7 +15,16 @@ from botflow.v1.flow_service_pb2_grpc import FlowServiceStub
 if TYPE_CHECKING:
     from botflow.v1.flow_service_pb2_grpc import FlowServiceAsyncStub
 
-TEST_CONFIG = ServerConfig(host="127.0.0.1", port=0, providers=("fake", "openai"), grace_seconds=2)
+# Loopback is refused by the egress policy; tests reach their loopback HTTP
+# servers (the OpenAI stub, webhook endpoints) only through this allowlist.
+LOOPBACK_ALLOWED = ("127.0.0.1/32",)
+TEST_CONFIG = ServerConfig(
+    host="127.0.0.1",
+    port=0,
+    providers=("fake", "openai"),
+    grace_seconds=2,
+    egress_allow=LOOPBACK_ALLOWED,
+)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ import openai
 import pytest
 
 from botflow.providers.base import ChatMessage, CompletionRequest
+from botflow.providers.egress import EgressPolicy
 from botflow.providers.errors import (
     MalformedResponseError,
     MissingParameterError,
@@ -39,6 +40,9 @@ from tests.support.openai_stub import (
     Step,
     completion_body,
 )
+
+# The stubs listen on loopback, which the egress policy refuses by default.
+LOOPBACK_ALLOWED = EgressPolicy.from_entries(["127.0.0.1/32"])
 
 TOKEN = "sk-test-SECRET-0123456789abcdefXYZ"
 OTHER_TOKEN = "sk-other-SECRET-9876543210zyxwvuQRS"
@@ -88,7 +92,7 @@ def _hermetic_and_no_secret_in_logs(
 
 @pytest.fixture
 async def provider() -> AsyncIterator[OpenAIProvider]:
-    instance = OpenAIProvider()
+    instance = OpenAIProvider(egress=LOOPBACK_ALLOWED)
     yield instance
     await instance.aclose()
 
@@ -492,7 +496,7 @@ async def test_server_environment_does_not_leak(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-operator")
     monkeypatch.setenv("OPENAI_CUSTOM_HEADERS", f"Authorization: Bearer {OTHER_TOKEN}")
     async with OpenAIStub() as stub:
-        provider = OpenAIProvider(default_base_url=stub.base_url)
+        provider = OpenAIProvider(default_base_url=stub.base_url, egress=LOOPBACK_ALLOWED)
         try:
             outcome = await complete_with_retries(provider, chat_request(None), FAST)
         finally:
@@ -541,7 +545,7 @@ async def test_one_pool_for_all_tokens_and_base_urls(monkeypatch: pytest.MonkeyP
         original_init(self, *args, **kwargs)
 
     monkeypatch.setattr(httpx2.AsyncClient, "__init__", counting_init)
-    provider = OpenAIProvider()
+    provider = OpenAIProvider(egress=LOOPBACK_ALLOWED)
     try:
         async with OpenAIStub() as first, OpenAIStub() as second:
             calls = [
@@ -598,3 +602,23 @@ def test_parse_retry_after_forms() -> None:
     assert in_a_minute is not None
     assert 55 <= in_a_minute <= 61
     assert parse({"retry-after": _http_date(timedelta(seconds=-60))}) == 0.0
+
+
+# -- egress policy ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]"])
+async def test_refused_base_url_is_blocked_before_any_connection(host: str) -> None:
+    provider = OpenAIProvider()  # the default policy: no loopback
+    try:
+        async with OpenAIStub() as stub:
+            base_url = stub.base_url.replace("127.0.0.1", host)
+            outcome = await complete_with_retries(provider, chat_request(base_url), FAST)
+            assert stub.requests == []
+    finally:
+        await provider.aclose()
+    assert outcome.error is not None
+    assert outcome.error.kind == "Blocked"
+    assert outcome.attempts == 1
+    assert "loopback" in outcome.error.detail
+    assert TOKEN not in outcome.error.text()

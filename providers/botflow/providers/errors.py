@@ -82,6 +82,18 @@ class ActionCancelledError(ProviderError):
     kind = "Cancelled"
 
 
+class BadResponseError(ProviderError):
+    """A webhook's answer is unusable: not 2xx, not JSON, too large, or none."""
+
+    kind = "BadResponse"
+
+
+class ResponseKeyError(ProviderError):
+    """A webhook response path matched nothing."""
+
+    kind = "KeyError"
+
+
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
 QUOTA_CODE = "insufficient_quota"
 

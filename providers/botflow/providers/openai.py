@@ -9,8 +9,9 @@
   `base.with_options(api_key=..., base_url=..., timeout=...)`, which copies a
   few settings and reuses that same `httpx2.AsyncClient`: no new pool or TLS
   context per call. `aclose()` closes the pool.
-- Redirects are not followed: a `base_url` passes the egress policy before it
-  gets here, and a redirect must not lead elsewhere behind its back.
+- Every connection goes through the egress policy (`botflow.providers.egress`):
+  a `base_url` that resolves to a refused address fails with `Blocked` before
+  any connection is made. Redirects are not followed at all.
 - The server's environment does not steer calls: the token always comes from
   the request (never `OPENAI_API_KEY`, nor an `Authorization` line in
   `OPENAI_CUSTOM_HEADERS`), the base URL from the request or the constructor
@@ -39,9 +40,11 @@ import openai
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
 from botflow.providers.base import ChatMessage, Completion, CompletionRequest, Usage
+from botflow.providers.egress import EgressPolicy, EgressTransport, blocked_cause
 from botflow.providers.errors import (
     QUOTA_CODE,
     BadRequestError,
+    BlockedError,
     MalformedResponseError,
     MissingParameterError,
     ProviderConnectionError,
@@ -70,25 +73,23 @@ class OpenAIProvider:
         self,
         default_base_url: str = DEFAULT_BASE_URL,
         *,
+        egress: EgressPolicy | None = None,
         transport: httpx2.AsyncBaseTransport | None = None,
     ) -> None:
-        """`default_base_url` serves requests without a base_url; `transport`
-        replaces the pool's network transport (e.g. one that pins the address
-        the egress policy resolved)."""
+        """`default_base_url` serves requests without a base_url; `egress` is
+        the policy every connection must pass (default: refuse non-public
+        addresses); `transport` replaces the policy's transport (tests)."""
         self.default_base_url = default_base_url
-        self._transport = transport
+        self._transport = transport or EgressTransport(egress or EgressPolicy())
         self._http: httpx2.AsyncClient | None = None
         self._base: openai.AsyncOpenAI | None = None
 
     def _base_client(self) -> openai.AsyncOpenAI:
         """The one base client and its pool, created on first use."""
         if self._base is None:
-            if self._transport is not None:
-                http = openai.DefaultAsyncHttpxClient(
-                    follow_redirects=False, transport=self._transport
-                )
-            else:
-                http = openai.DefaultAsyncHttpxClient(follow_redirects=False)
+            http = openai.DefaultAsyncHttpxClient(
+                follow_redirects=False, transport=self._transport, trust_env=False
+            )
             self._http = http
             self._base = openai.AsyncOpenAI(
                 api_key=_BASE_CLIENT_KEY,
@@ -162,6 +163,9 @@ def _check_base_url(base_url: str) -> None:
 def _map_error(exc: Exception, request: CompletionRequest) -> ProviderError:
     """The typed error for an SDK failure. Order matters: a timeout is a
     connection error, and a validation error is not a status error."""
+    blocked = blocked_cause(exc)
+    if blocked is not None:
+        return BlockedError(str(blocked))
     if isinstance(exc, openai.APITimeoutError):
         return ProviderTimeoutError(f"no answer within {round(request.timeout * 1000)} ms")
     if isinstance(exc, openai.APIConnectionError):

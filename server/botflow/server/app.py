@@ -16,10 +16,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import grpc
+import httpx2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from botflow.providers.egress import EgressPolicy
 from botflow.providers.registry import ProviderRegistry
+from botflow.server import defaults
+from botflow.server.blocks.webhook import new_http_client
 from botflow.server.config import ServerConfig
 from botflow.server.interceptors import RequestContextInterceptor
 from botflow.server.service import FlowService
@@ -37,6 +41,7 @@ class RunningServer:
     health: health.aio.HealthServicer
     registry: ProviderRegistry
     config: ServerConfig
+    http: httpx2.AsyncClient
 
     @property
     def target(self) -> str:
@@ -47,6 +52,15 @@ class RunningServer:
         await self.health.enter_graceful_shutdown()
         await self.server.stop(self.config.grace_seconds if grace is None else grace)
         await self.registry.aclose()
+        await self.http.aclose()
+
+
+def egress_policy(config: ServerConfig) -> EgressPolicy:
+    return EgressPolicy.from_entries(
+        config.egress_allow,
+        max_response_bytes=config.limits.max_response_bytes,
+        max_redirects=defaults.DEFAULT_MAX_REDIRECTS,
+    )
 
 
 def _server_options(config: ServerConfig) -> list[tuple[str, int]]:
@@ -61,12 +75,15 @@ async def start_server(
     config: ServerConfig, registry: ProviderRegistry | None = None
 ) -> RunningServer:
     """Start serving; `registry` replaces the configured providers (tests)."""
-    registry = registry or ProviderRegistry.create(config.providers)
+    egress = egress_policy(config)
+    registry = registry or ProviderRegistry.create(config.providers, egress=egress)
+    http = new_http_client(egress)
     server = grpc.aio.server(
         interceptors=[RequestContextInterceptor(f"/{SERVICE_NAME}/")],
         options=_server_options(config),
     )
-    flow_service_pb2_grpc.add_FlowServiceServicer_to_server(FlowService(config, registry), server)
+    service = FlowService(config, registry, http=http, egress=egress)
+    flow_service_pb2_grpc.add_FlowServiceServicer_to_server(service, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -80,7 +97,7 @@ async def start_server(
         "serving",
         extra={"address": f"{config.host}:{port}", "providers": ",".join(registry.names)},
     )
-    return RunningServer(server, port, health_servicer, registry, config)
+    return RunningServer(server, port, health_servicer, registry, config, http)
 
 
 @contextlib.asynccontextmanager

@@ -37,6 +37,12 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--max-attempts", type=int, help="cap on an action's max_attempts")
     p.add_argument("--max-steps", type=int, help="cap on a run's max_steps")
     p.add_argument("--max-message-bytes", type=int, help="gRPC message size limit")
+    p.add_argument(
+        "--egress-allow",
+        type=_csv,
+        help="hosts/CIDRs outbound requests may reach despite the egress policy",
+    )
+    p.add_argument("--max-response-bytes", type=int, help="cap on a webhook answer")
 
 
 def build_parser() -> argparse.ArgumentParser:

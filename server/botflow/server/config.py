@@ -28,6 +28,8 @@ class Limits:
     max_blocks: int = defaults.MAX_BLOCKS
     max_text_bytes: int = defaults.MAX_TEXT_BYTES
     max_message_bytes: int = defaults.DEFAULT_MAX_MESSAGE_BYTES
+    # A webhook answer larger than this is BadResponse.
+    max_response_bytes: int = defaults.DEFAULT_MAX_RESPONSE_BYTES
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,9 @@ class ServerConfig:
     grace_seconds: float = defaults.DEFAULT_GRACE_SECONDS
     log_format: str = "json"  # "json" or "text"
     log_level: str = "INFO"
+    # Hosts and CIDRs outbound requests may reach although the egress policy
+    # would refuse them (loopback, private, ...), e.g. ("hooks.internal", "10.2.0.0/16").
+    egress_allow: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
 
     @property

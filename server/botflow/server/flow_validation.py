@@ -18,6 +18,7 @@ from botflow.server.validation import (
     check_set_variable,
     check_variable_name,
     check_variables,
+    check_webhook_action,
 )
 from botflow.v1.flow_pb2 import Block, ConditionJoin, ConditionOperator, Flow
 from botflow.v1.flow_service_pb2 import RunFlowRequest
@@ -78,7 +79,7 @@ def _check_block(
             f"{where}.block_id", block.jump_to.block_id, required=True
         ),
         "restart_bot": lambda: None,
-        "webhook": lambda: None,
+        "webhook": lambda: check_webhook_action(v, where, block.webhook, ctx.limits),
     }
     checks[kind]()
     if kind not in ("choice", "jump_to", "restart_bot"):

@@ -7,12 +7,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
+import httpx2
 
+from botflow.providers.egress import EgressPolicy
 from botflow.providers.registry import ProviderRegistry
 from botflow.server import defaults
 from botflow.server.blocks.context import ActionContext
 from botflow.server.blocks.openai_action import run_openai_action
 from botflow.server.blocks.set_variable import set_variable
+from botflow.server.blocks.webhook import run_webhook_action
 from botflow.server.config import ServerConfig
 from botflow.server.engine import run_flow
 from botflow.server.flow_validation import validate_run_flow
@@ -39,9 +42,18 @@ def call_deadline(context: Context) -> float | None:
 
 
 class FlowService(flow_service_pb2_grpc.FlowServiceServicer):
-    def __init__(self, config: ServerConfig, registry: ProviderRegistry) -> None:
+    def __init__(
+        self,
+        config: ServerConfig,
+        registry: ProviderRegistry,
+        *,
+        http: httpx2.AsyncClient,
+        egress: EgressPolicy,
+    ) -> None:
         self._config = config
         self._registry = registry
+        self._http = http
+        self._egress = egress
         self._validation = ValidationContext(
             limits=config.limits,
             enabled_providers=frozenset(registry.names),
@@ -49,7 +61,9 @@ class FlowService(flow_service_pb2_grpc.FlowServiceServicer):
         )
 
     def _action_context(self, context: Context) -> ActionContext:
-        return ActionContext(self._config, self._registry, call_deadline(context))
+        return ActionContext(
+            self._config, self._registry, call_deadline(context), self._http, self._egress
+        )
 
     async def ExecuteAction(
         self, request: ExecuteActionRequest, context: Context
@@ -67,14 +81,11 @@ class FlowService(flow_service_pb2_grpc.FlowServiceServicer):
                 variables=variables.as_dict(),
                 warnings=[applied.warning] if applied.warning else [],
             )
-        if kind != "openai":
-            await context.abort(
-                grpc.StatusCode.UNIMPLEMENTED,
-                f"{kind} actions are not available on this server yet",
-            )
-        run = await run_openai_action(
-            action.openai, variables, request.conversation, self._action_context(context)
-        )
+        actions = self._action_context(context)
+        if kind == "webhook":
+            run = await run_webhook_action(action.webhook, variables, actions)
+        else:
+            run = await run_openai_action(action.openai, variables, request.conversation, actions)
         return ExecuteActionResponse(result=run.result, variables=variables.as_dict())
 
     async def RunFlow(
@@ -83,9 +94,5 @@ class FlowService(flow_service_pb2_grpc.FlowServiceServicer):
         violations = validate_run_flow(request, self._validation)
         if violations:
             await context.abort_with_status(violations.to_status())
-        if any(block.HasField("webhook") for block in request.flow.blocks):
-            await context.abort(
-                grpc.StatusCode.UNIMPLEMENTED, "webhook blocks are not available on this server yet"
-            )
         async for event in run_flow(request, self._action_context(context)):
             yield event

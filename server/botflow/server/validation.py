@@ -7,6 +7,7 @@ the wrong field cannot come back in an error text.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -17,11 +18,15 @@ from grpc_status import rpc_status
 
 from botflow.providers.fake import invalid_outcomes
 from botflow.server.config import Limits
+from botflow.server.json_paths import PathSyntaxError, parse_path
+from botflow.server.templating import placeholders
 from botflow.v1.actions_pb2 import (
     HistoryMode,
+    HttpMethod,
     OpenAIAction,
     SetVariableAction,
     SetVariableOperation,
+    WebhookAction,
 )
 from botflow.v1.conversation_pb2 import Conversation, Direction
 from botflow.v1.flow_service_pb2 import ExecuteActionRequest
@@ -191,6 +196,34 @@ def check_set_variable(v: Violations, path: str, action: SetVariableAction) -> N
         v.add(f"{path}.operation", "is not a known SET_VARIABLE_OPERATION_* value")
 
 
+# RFC 9110 token characters: what a header name may be made of.
+HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def check_webhook_action(v: Violations, path: str, action: WebhookAction, limits: Limits) -> None:
+    if action.method == HttpMethod.HTTP_METHOD_UNSPECIFIED:
+        v.add(f"{path}.method", "must be set to an HTTP_METHOD_* value")
+    elif action.method not in HttpMethod.values():
+        v.add(f"{path}.method", "is not a known HTTP_METHOD_* value")
+    if not action.url.strip():
+        v.add(f"{path}.url", "is required")
+    elif not placeholders(action.url):
+        _check_url(v, f"{path}.url", action.url.strip())
+    _check_text(v, f"{path}.url", action.url, limits)
+    _check_text(v, f"{path}.body", action.body, limits)
+    for name in sorted(action.headers):
+        if not HEADER_NAME.fullmatch(name.strip()):
+            v.add(key_path(f"{path}.headers", name), "is not a valid HTTP header name")
+    for i, mapping in enumerate(action.response_mappings):
+        where = f"{path}.response_mappings[{i}]"
+        try:
+            parse_path(mapping.path)
+        except PathSyntaxError as error:
+            v.add(f"{where}.path", str(error))
+        check_variable_name(v, f"{where}.variable", mapping.variable, required=True)
+    check_variable_name(v, f"{path}.error_variable", action.error_variable, required=False)
+
+
 def validate_execute_action(request: ExecuteActionRequest, ctx: ValidationContext) -> Violations:
     v = Violations()
     kind = request.action.WhichOneof("kind")
@@ -200,6 +233,8 @@ def validate_execute_action(request: ExecuteActionRequest, ctx: ValidationContex
         check_openai_action(v, "action.openai", request.action.openai, ctx)
     elif kind == "set_variable":
         check_set_variable(v, "action.set_variable", request.action.set_variable)
+    elif kind == "webhook":
+        check_webhook_action(v, "action.webhook", request.action.webhook, ctx.limits)
     check_variables(v, "variables", request.variables, ctx.limits)
     check_definitions(v, "variable_definitions", request.variable_definitions, ctx.limits)
     check_conversation(v, "conversation", request.conversation, ctx.limits)

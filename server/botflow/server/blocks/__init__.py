@@ -11,6 +11,7 @@ from botflow.server.blocks import (
     send_message,
     set_variable,
     wait_user_answer,
+    webhook,
 )
 from botflow.server.blocks.base import BlockRunner
 
@@ -23,4 +24,5 @@ RUNNERS: dict[str, BlockRunner] = {
     "add_note": add_note.run,
     "jump_to": jump_to.run,
     "restart_bot": restart_bot.run,
+    "webhook": webhook.run,
 }

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import httpx2
+
+from botflow.providers.egress import EgressPolicy
 from botflow.providers.registry import ProviderRegistry
 from botflow.server.config import ServerConfig
 
@@ -14,3 +17,6 @@ class ActionContext:
     registry: ProviderRegistry
     # time.monotonic() value the action must finish by (the caller's deadline).
     deadline: float | None = None
+    # The server's pool for webhooks, behind `egress`.
+    http: httpx2.AsyncClient | None = None
+    egress: EgressPolicy = field(default_factory=EgressPolicy)

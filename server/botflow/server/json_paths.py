@@ -1,0 +1,107 @@
+"""Paths into a webhook's JSON response: `name`, `products[1].category`,
+`products[*].title` (every match, as a list), `[0].id`, `a.b[2][0]`.
+
+A path is dot-separated keys, each followed by any number of `[N]` (an index;
+negative counts from the end) or `[*]` (every item). A path with `[*]` yields a
+list; one that reaches nothing raises PathNotFoundError.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from botflow.server.variables import format_number, list_value, number_value, text_value
+from botflow.v1.variables_pb2 import Value
+
+_SEGMENT = re.compile(r"([^.\[\]]*)((?:\[(?:-?\d+|\*)\])*)")
+_INDEX = re.compile(r"\[(-?\d+|\*)\]")
+WILDCARD = "*"
+
+
+class PathSyntaxError(ValueError):
+    """The path cannot be parsed."""
+
+
+class PathNotFoundError(LookupError):
+    """The path reaches no value in the document."""
+
+
+@dataclass(frozen=True)
+class JsonPath:
+    text: str
+    steps: tuple[str | int, ...]
+
+    @property
+    def is_list(self) -> bool:
+        return WILDCARD in self.steps
+
+
+def parse_path(text: str) -> JsonPath:
+    stripped = text.strip()
+    if not stripped:
+        raise PathSyntaxError("the path is empty")
+    steps: list[str | int] = []
+    for part in stripped.split("."):
+        match = _SEGMENT.fullmatch(part)
+        if match is None or (not match.group(1) and not match.group(2)):
+            raise PathSyntaxError("use keys joined by '.', each with optional [N] or [*]")
+        if match.group(1):
+            steps.append(match.group(1))
+        for index in _INDEX.findall(match.group(2)):
+            steps.append(WILDCARD if index == WILDCARD else int(index))
+    return JsonPath(stripped, tuple(steps))
+
+
+def _step(nodes: list[object], step: str | int) -> list[object]:
+    found: list[object] = []
+    for node in nodes:
+        if step == WILDCARD:
+            if not isinstance(node, list):
+                raise PathNotFoundError
+            found.extend(node)
+        elif isinstance(step, int):
+            if not isinstance(node, list) or not -len(node) <= step < len(node):
+                raise PathNotFoundError
+            found.append(node[step])
+        else:
+            if not isinstance(node, dict) or step not in node:
+                raise PathNotFoundError
+            found.append(node[step])
+    return found
+
+
+def render_json(value: object) -> str:
+    """A JSON value as the text a list item or a text variable shows."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    if isinstance(value, int | float):
+        return format_number(float(value))
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+# Integers beyond this lose digits as a double: they are kept as text (ids).
+MAX_EXACT_INTEGER = 2**53
+
+
+def _as_value(value: object) -> Value:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_EXACT_INTEGER:
+        return text_value(str(value))
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return number_value(float(value))
+    return text_value(render_json(value))
+
+
+def extract(document: object, path: JsonPath) -> Value:
+    """The variable value `path` selects in `document`."""
+    nodes = [document]
+    for step in path.steps:
+        nodes = _step(nodes, step)
+    if path.is_list:
+        return list_value(render_json(n) for n in nodes)
+    return _as_value(nodes[0])
