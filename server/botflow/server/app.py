@@ -14,6 +14,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 import httpx2
@@ -25,7 +26,7 @@ from botflow.providers.registry import ProviderRegistry
 from botflow.server import defaults
 from botflow.server.blocks.webhook import new_http_client
 from botflow.server.config import ServerConfig
-from botflow.server.interceptors import RequestContextInterceptor
+from botflow.server.interceptors import BearerTokenInterceptor, RequestContextInterceptor
 from botflow.server.service import FlowService
 from botflow.v1 import flow_service_pb2, flow_service_pb2_grpc
 
@@ -63,6 +64,26 @@ def egress_policy(config: ServerConfig) -> EgressPolicy:
     )
 
 
+def _interceptors(config: ServerConfig) -> list[grpc.aio.ServerInterceptor]:
+    prefix = f"/{SERVICE_NAME}/"
+    chain: list[grpc.aio.ServerInterceptor] = [RequestContextInterceptor(prefix)]
+    if config.auth_token:
+        chain.append(BearerTokenInterceptor(config.auth_token, prefix))
+    return chain
+
+
+def _add_port(server: grpc.aio.Server, config: ServerConfig) -> int:
+    if not config.tls_cert or not config.tls_key:
+        return server.add_insecure_port(config.address)
+    client_ca = Path(config.tls_client_ca).read_bytes() if config.tls_client_ca else None
+    credentials = grpc.ssl_server_credentials(
+        [(Path(config.tls_key).read_bytes(), Path(config.tls_cert).read_bytes())],
+        root_certificates=client_ca,
+        require_client_auth=client_ca is not None,
+    )
+    return server.add_secure_port(config.address, credentials)
+
+
 def _server_options(config: ServerConfig) -> list[tuple[str, int]]:
     size = config.limits.max_message_bytes
     return [
@@ -75,13 +96,13 @@ async def start_server(
     config: ServerConfig, registry: ProviderRegistry | None = None
 ) -> RunningServer:
     """Start serving; `registry` replaces the configured providers (tests)."""
+    problems = config.problems()
+    if problems:
+        raise ValueError("invalid server configuration: " + "; ".join(problems))
     egress = egress_policy(config)
     registry = registry or ProviderRegistry.create(config.providers, egress=egress)
     http = new_http_client(egress)
-    server = grpc.aio.server(
-        interceptors=[RequestContextInterceptor(f"/{SERVICE_NAME}/")],
-        options=_server_options(config),
-    )
+    server = grpc.aio.server(interceptors=_interceptors(config), options=_server_options(config))
     service = FlowService(config, registry, http=http, egress=egress)
     flow_service_pb2_grpc.add_FlowServiceServicer_to_server(service, server)
     health_servicer = health.aio.HealthServicer()
@@ -89,7 +110,7 @@ async def start_server(
     reflection.enable_server_reflection(
         (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    port = server.add_insecure_port(config.address)
+    port = _add_port(server, config)
     await server.start()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

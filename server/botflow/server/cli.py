@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
 from collections.abc import Sequence
 
 from botflow.server import run_flow_cli
@@ -43,6 +44,10 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="hosts/CIDRs outbound requests may reach despite the egress policy",
     )
     p.add_argument("--max-response-bytes", type=int, help="cap on a webhook answer")
+    p.add_argument("--tls-cert", help="PEM certificate chain: serve TLS (with --tls-key)")
+    p.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    p.add_argument("--tls-client-ca", help="PEM CA: require client certificates (mutual TLS)")
+    # The caller token comes from BOTFLOW_AUTH_TOKEN only: a flag would show in `ps`.
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,6 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = args.pop("command")
     if command == "serve":
         config = config_from_env(**args)
+        if config.problems():
+            print("botflow serve: " + "; ".join(config.problems()), file=sys.stderr)
+            return 2
         configure_logging(config.log_format, config.log_level)
         asyncio.run(serve_until_signalled(config))
         return 0

@@ -47,11 +47,30 @@ class ServerConfig:
     # Hosts and CIDRs outbound requests may reach although the egress policy
     # would refuse them (loopback, private, ...), e.g. ("hooks.internal", "10.2.0.0/16").
     egress_allow: tuple[str, ...] = ()
+    # TLS: PEM files. With tls_client_ca, callers must present a certificate
+    # signed by it (mutual TLS).
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_client_ca: str | None = None
+    # A shared secret callers send as "authorization: Bearer <token>"; None
+    # means no caller authentication. Never logged.
+    auth_token: str | None = field(default=None, repr=False)
     limits: Limits = field(default_factory=Limits)
 
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
+
+    def problems(self) -> list[str]:
+        """Settings that cannot work together, said before the server starts."""
+        found = []
+        if bool(self.tls_cert) != bool(self.tls_key):
+            found.append("tls_cert and tls_key go together")
+        if self.tls_client_ca and not self.tls_cert:
+            found.append("tls_client_ca (mutual TLS) needs tls_cert and tls_key")
+        if self.auth_token is not None and not self.auth_token.strip():
+            found.append("auth_token must not be empty")
+        return found
 
 
 ENV_PREFIX = "BOTFLOW_"

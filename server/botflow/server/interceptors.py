@@ -4,6 +4,7 @@ back as initial metadata) and one log line per finished call."""
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 import uuid
@@ -108,3 +109,59 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):
                 response_serializer=handler.response_serializer,
             )
         return handler
+
+
+class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
+    """Refuses calls to botflow's service without `authorization: Bearer <token>`.
+
+    Health and reflection stay open: load balancers probe them unauthenticated.
+    """
+
+    def __init__(self, token: str, service_prefix: str) -> None:
+        self._expected = f"Bearer {token}".encode()
+        self._prefix = service_prefix
+
+    def _authorized(self, details: grpc.HandlerCallDetails) -> bool:
+        for key, value in details.invocation_metadata or ():
+            if key == "authorization":
+                given = value.encode() if isinstance(value, str) else bytes(value)
+                return hmac.compare_digest(given, self._expected)
+        return False
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
+        handler = await continuation(handler_call_details)
+        method: str = handler_call_details.method
+        if handler is None or not method.startswith(self._prefix):
+            return handler
+        if self._authorized(handler_call_details):
+            return handler
+        return _denying(handler)
+
+
+async def _deny(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+    await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or invalid bearer token")
+
+
+async def _deny_stream(
+    request: Any, context: grpc.aio.ServicerContext[Any, Any]
+) -> AsyncIterator[Any]:
+    await _deny(request, context)
+    yield  # pragma: no cover - makes this an async generator
+
+
+def _denying(handler: Handler) -> Handler:
+    if handler.unary_stream is not None:
+        return grpc.unary_stream_rpc_method_handler(
+            _deny_stream,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+    return grpc.unary_unary_rpc_method_handler(
+        _deny,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )

@@ -47,6 +47,9 @@ def parse_path(text: str) -> JsonPath:
         match = _SEGMENT.fullmatch(part)
         if match is None or (not match.group(1) and not match.group(2)):
             raise PathSyntaxError("use keys joined by '.', each with optional [N] or [*]")
+        if match.group(1) == WILDCARD:
+            # A bare `*` key would be taken for the wildcard step: write `[*]`.
+            raise PathSyntaxError("'*' is not a key: write [*] for every item")
         if match.group(1):
             steps.append(match.group(1))
         for index in _INDEX.findall(match.group(2)):
@@ -80,8 +83,10 @@ def render_json(value: object) -> str:
         return "true" if value else "false"
     if value is None:
         return ""
-    if isinstance(value, int | float):
-        return format_number(float(value))
+    if isinstance(value, int):
+        return str(value)  # exact at any size: long ids keep every digit
+    if isinstance(value, float):
+        return format_number(value)
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -49,12 +49,35 @@ def _typed(error: grpc.aio.AioRpcError) -> Exception:
 class BotflowClient:
     """An async client of one botflow server (or a load balancer in front of many)."""
 
-    def __init__(self, target: str, *, credentials: grpc.ChannelCredentials | None = None) -> None:
+    def __init__(
+        self,
+        target: str,
+        *,
+        tls: bool = False,
+        root_certificates: bytes | None = None,
+        client_certificate: tuple[bytes, bytes] | None = None,
+        token: str | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
+    ) -> None:
+        """Connect to `target` ("host:port").
+
+        TLS is used when `tls` is true or any certificate is given:
+        `root_certificates` (PEM) verifies the server (default: the system's
+        roots), `client_certificate` is (private key PEM, certificate chain PEM)
+        for mutual TLS. `token` is sent as "authorization: Bearer <token>" on
+        every call. `credentials` replaces all of that with your own.
+        """
+        if credentials is None and (tls or root_certificates or client_certificate):
+            key, chain = client_certificate or (None, None)
+            credentials = grpc.ssl_channel_credentials(root_certificates, key, chain)
         if credentials is None:
             self._channel = grpc.aio.insecure_channel(target)
         else:
             self._channel = grpc.aio.secure_channel(target, credentials)
         self._stub = FlowServiceStub(self._channel)
+        self._metadata: tuple[tuple[str, str], ...] = (
+            (("authorization", f"Bearer {token}"),) if token else ()
+        )
 
     async def __aenter__(self) -> BotflowClient:
         return self
@@ -76,7 +99,7 @@ class BotflowClient:
         """Run one action; a provider failure is in the result, not raised."""
         try:
             response: ExecuteActionResponse = await self._stub.ExecuteAction(
-                request, timeout=timeout
+                request, timeout=timeout, metadata=self._metadata
             )
         except grpc.aio.AioRpcError as error:
             raise _typed(error) from None
@@ -87,9 +110,11 @@ class BotflowClient:
     ) -> AsyncIterator[RunFlowResponse]:
         """Run a flow, yielding its events as they arrive; the last is `finished`.
 
-        Leaving the loop early cancels the call (and the server's work).
+        Leaving the loop early cancels the call (and the server's work) when
+        the generator is closed: use `contextlib.aclosing(client.run_flow(...))`
+        to make that immediate rather than at garbage collection.
         """
-        call = self._stub.RunFlow(request, timeout=timeout)
+        call = self._stub.RunFlow(request, timeout=timeout, metadata=self._metadata)
         try:
             async for event in call:
                 yield event
