@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 ANY = "<any>"
+# The key must be missing: canonical JSON omits a zero, empty or unset value.
+ABSENT = "<absent>"
 
 
 def mismatches(expected: object, actual: object, path: str = "$") -> list[str]:
@@ -14,7 +16,10 @@ def mismatches(expected: object, actual: object, path: str = "$") -> list[str]:
             return [f"{path}: expected an object, got {actual!r}"]
         found: list[str] = []
         for key, value in expected.items():
-            if key not in actual:
+            if value == ABSENT:
+                if key in actual:
+                    found.append(f"{path}.{key}: expected absent, got {actual[key]!r}")
+            elif key not in actual:
                 found.append(f"{path}.{key}: missing")
             else:
                 found.extend(mismatches(value, actual[key], f"{path}.{key}"))

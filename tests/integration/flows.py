@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from botflow.v1.actions_pb2 import HistoryMode, OpenAIAction, SetVariableAction
+from botflow.v1.actions_pb2 import HistoryMode, OpenAIAction, SetVariableAction, WebhookAction
 from botflow.v1.actions_pb2 import SetVariableOperation as Op
 from botflow.v1.conversation_pb2 import Conversation
 from botflow.v1.events_pb2 import FlowFinished
@@ -124,6 +124,10 @@ def ai(
         provider_options=dict(options or {}),
     )
     return Block(id=block_id, next=next, openai=action)
+
+
+def hook(block_id: str, action: WebhookAction, next: str = "") -> Block:
+    return Block(id=block_id, next=next, webhook=action)
 
 
 def flow(*blocks: Block, defaults: Mapping[str, Value] | None = None, start: str = "") -> Flow:

@@ -45,6 +45,10 @@ _EXTRA_REFUSED = tuple(
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
 class EgressBlockedError(Exception):
     """The destination is refused by the egress policy; nothing was sent.
 
@@ -132,7 +136,7 @@ class EgressPolicy:
         if literal is not None:
             reason = self.refusal(literal)
             if reason is not None:
-                raise EgressBlockedError(f"{name} is a {reason} address")
+                raise EgressBlockedError(f"{name} is {_article(reason)} {reason} address")
             return name
         addresses = await self._resolve(name, port)
         if name in self.allowed_hosts:
@@ -140,7 +144,7 @@ class EgressPolicy:
         for address in addresses:
             reason = self.refusal(ipaddress.ip_address(address.split("%")[0]))
             if reason is not None:
-                raise EgressBlockedError(f"{name} resolves to a {reason} address")
+                raise EgressBlockedError(f"{name} resolves to {_article(reason)} {reason} address")
         return addresses[0]
 
     async def _resolve(self, name: str, port: int) -> list[str]:

@@ -75,7 +75,9 @@ class FlowService(flow_service_pb2_grpc.FlowServiceServicer):
         action = request.action
         kind = action.WhichOneof("kind")
         if kind == "set_variable":
-            applied = set_variable(action.set_variable, variables)
+            applied = set_variable(
+                action.set_variable, variables, self._config.limits.max_text_bytes
+            )
             return ExecuteActionResponse(
                 result=ActionResult(outcome=ActionOutcome.ACTION_OUTCOME_SUCCEEDED),
                 variables=variables.as_dict(),

@@ -691,7 +691,8 @@ class ActionResult(_message.Message):
     """The OpenAI action's answer text; empty on failure."""
     attempts: _builtins.int
     """Attempts made (1 when it succeeded first time; 0 when it failed before
-    any attempt, e.g. MissingParameter or Blocked).
+    any attempt, e.g. MissingParameter or an invalid webhook URL). A refused
+    destination (Blocked) counts one attempt, in which nothing was sent.
     """
     model: _builtins.str
     """The model that answered (OpenAI action)."""

@@ -7,7 +7,7 @@ import logging
 import time
 
 from botflow.providers.base import CompletionRequest
-from botflow.providers.errors import MissingParameterError
+from botflow.providers.errors import BadResponseError, MissingParameterError
 from botflow.providers.retry import RetryPolicy, complete_with_retries
 from botflow.server import defaults
 from botflow.server.blocks.base import Outcome, RunState
@@ -98,6 +98,11 @@ async def run_openai_action(
         assert outcome.error is not None
         return writer.fail(error_variable, outcome.error, outcome.attempts, elapsed)
     completion = outcome.completion
+    limit = ctx.config.limits.max_text_bytes
+    if len(completion.text.encode()) > limit:
+        # Stored, it would make the caller's next request invalid.
+        too_long = BadResponseError(f"the answer is longer than the server limit of {limit} bytes")
+        return writer.fail(error_variable, too_long, outcome.attempts, elapsed)
     if action.answer_variable.strip():
         writer.set(action.answer_variable, text_value(completion.text))
     usage = completion.usage

@@ -112,16 +112,28 @@ def apply(action: SetVariableAction, variables: Variables) -> Applied:
     return _number(op, current, operand)
 
 
-def set_variable(action: SetVariableAction, variables: Variables) -> Applied:
-    """Apply and store; the ExecuteAction and RunFlow entry point."""
+def _too_long(value: Value, limit: int) -> bool:
+    return len(render_value(value).encode()) > limit
+
+
+def set_variable(action: SetVariableAction, variables: Variables, max_text_bytes: int) -> Applied:
+    """Apply and store; the ExecuteAction and RunFlow entry point.
+
+    A value over the server's text limit is refused: stored, it would make the
+    caller's next request invalid.
+    """
     applied = apply(action, variables)
+    if applied.value is not None and _too_long(applied.value, max_text_bytes):
+        message = f"the value would be longer than the server limit of {max_text_bytes} bytes"
+        return Applied(warning=Warning(code="too_long", message=f"{message}; value unchanged"))
     if applied.value is not None:
         variables.set(action.variable, applied.value)
     return applied
 
 
 async def run(block: Block, state: RunState) -> Outcome:
-    applied = set_variable(block.set_variable, state.variables)
+    limit = state.actions.config.limits.max_text_bytes
+    applied = set_variable(block.set_variable, state.variables, limit)
     if applied.warning is not None:
         event = warning(applied.warning.code, applied.warning.message)
     else:

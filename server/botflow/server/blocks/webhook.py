@@ -12,8 +12,10 @@ bodies are never logged or put in an error text: only the host is named.
 from __future__ import annotations
 
 import asyncio
+import http.cookiejar
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,13 +56,34 @@ METHODS = {
 JSON_TYPE = "application/json"
 
 
+# Their INFO/DEBUG records carry full URLs and response headers (a webhook URL's
+# query, a Location or Set-Cookie may hold a secret): held at WARNING unless the
+# operator set a level for them (`botflow serve` holds them too, see logs.py).
+HTTP_LOGGERS = ("httpx2", "httpcore2")
+
+
+def _quiet_http_loggers() -> None:
+    for name in HTTP_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
+
+
+def _no_cookies() -> http.cookiejar.CookieJar:
+    """A jar that stores nothing: the pool is shared by every caller, and a
+    cookie one call received must never be sent by another."""
+    return http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+
+
 def new_http_client(policy: EgressPolicy) -> httpx2.AsyncClient:
     """The server's one pool for webhooks, behind the egress policy."""
+    _quiet_http_loggers()
     return httpx2.AsyncClient(
         transport=EgressTransport(policy),
         follow_redirects=True,
         max_redirects=policy.max_redirects,
         trust_env=False,
+        cookies=_no_cookies(),
     )
 
 
@@ -113,12 +136,25 @@ def build_request(action: WebhookAction, variables: Variables) -> HttpRequest:
 
 
 async def _read_capped(response: httpx2.Response, cap: int) -> bytes:
+    """The decoded (gunzipped, …) body; the cap is on the decoded size."""
     body = bytearray()
-    async for chunk in response.aiter_raw():
+    async for chunk in response.aiter_bytes():
         body.extend(chunk)
         if len(body) > cap:
-            raise BadResponseError(f"the response is larger than {cap} bytes")
+            raise BadResponseError(
+                f"the response is larger than {cap} bytes", status=response.status_code
+            )
     return bytes(body)
+
+
+def _not_json(constant: str) -> object:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _finite_or_literal(literal: str) -> float | str:
+    """A number a double cannot hold (1e400) is kept as its text, like big integers."""
+    number = float(literal)
+    return number if math.isfinite(number) else literal
 
 
 def _status_error(status: int, host: str) -> ProviderError:
@@ -155,20 +191,32 @@ async def exchange(
     except httpx2.HTTPError:
         raise BadResponseError(f"no usable answer from {host} (the connection failed)") from None
     try:
-        return response.status_code, json.loads(body)
+        document = json.loads(body, parse_float=_finite_or_literal, parse_constant=_not_json)
+        return response.status_code, document
     except ValueError:
         raise BadResponseError(
             f"the answer from {host} is not JSON", status=response.status_code
         ) from None
 
 
-def map_response(document: object, action: WebhookAction) -> list[tuple[str, Value]]:
+def map_response(
+    document: object, action: WebhookAction, max_text_bytes: int
+) -> list[tuple[str, Value]]:
+    """The mapped values; a text the server would refuse in the next request
+    (over `max_text_bytes`) is a BadResponse rather than a stored value."""
     values: list[tuple[str, Value]] = []
     for mapping in action.response_mappings:
         try:
-            values.append((mapping.variable, extract(document, parse_path(mapping.path))))
+            value = extract(document, parse_path(mapping.path))
         except PathNotFoundError:
             raise ResponseKeyError(f"the answer has no value at {mapping.path.strip()}") from None
+        texts = [value.text] if value.HasField("text") else list(value.list.items)
+        if any(len(t.encode()) > max_text_bytes for t in texts):
+            raise BadResponseError(
+                f"the value at {mapping.path.strip()} is larger than the server limit"
+                f" of {max_text_bytes} bytes"
+            )
+        values.append((mapping.variable, value))
     return values
 
 
@@ -196,7 +244,7 @@ async def run_webhook_action(
         status, document = await exchange(
             ctx.http, request, _timeout(action, ctx), ctx.egress.max_response_bytes
         )
-        values = map_response(document, action)
+        values = map_response(document, action, ctx.config.limits.max_text_bytes)
     except ProviderError as error:
         run = writer.fail(error_variable, error, attempts, time.monotonic() - started)
         run.result.http_status = error.status or status
