@@ -26,11 +26,12 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 from multidict import CIMultiDict
+
+from tests.support.loopback_server import LoopbackServer
 
 __all__ = ["HttpEndpoint", "RecordedRequest", "Respond", "redirect", "stall"]
 
@@ -115,16 +116,14 @@ class RecordedRequest:
         return json.loads(self.body)
 
 
-class HttpEndpoint:
+class HttpEndpoint(LoopbackServer):
     """A scripted HTTP server on 127.0.0.1 (an async context manager)."""
 
     def __init__(self, default: Respond | None = None) -> None:
+        super().__init__()
         self.requests: list[RecordedRequest] = []
         self.default = default or Respond()
         self._routes: dict[str, list[Respond]] = {}
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
-        self._closing = asyncio.Event()
 
     # -- script ---------------------------------------------------------------
 
@@ -136,51 +135,12 @@ class HttpEndpoint:
 
     # -- where and what -------------------------------------------------------
 
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("the endpoint is not running")
-        return self._port
-
     def url(self, path: str = "/", host: str = "127.0.0.1") -> str:
         """e.g. "http://127.0.0.1:43210/hook"; `host` may be "localhost", "[::1]"…"""
         return f"http://{host}:{self.port}{path}"
 
     def requests_to(self, path: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path == path]
-
-    # -- lifecycle ------------------------------------------------------------
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        # handler_cancellation: a client that gives up ends its handler.
-        runner = web.AppRunner(
-            app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5
-        )
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
-
-    async def close(self) -> None:
-        self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> HttpEndpoint:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- serving --------------------------------------------------------------
 

@@ -39,11 +39,12 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any, TypeAlias
 
 from aiohttp import web
 from multidict import CIMultiDict
+
+from tests.support.loopback_server import LoopbackServer
 
 __all__ = [
     "CHAT_COMPLETIONS_PATH",
@@ -184,16 +185,14 @@ def error_body(message: str, type_: str, code: str | None) -> dict[str, Any]:
     return {"error": {"message": message, "type": type_, "param": None, "code": code}}
 
 
-class OpenAIStub:
+class OpenAIStub(LoopbackServer):
     """A scripted OpenAI-compatible server on 127.0.0.1 (an async context manager)."""
 
     def __init__(self, *steps: Step, default: Step | None = None) -> None:
+        super().__init__()
         self.requests: list[RecordedRequest] = []
         self.default: Step = default if default is not None else Reply()
         self._steps: deque[Step] = deque(steps)
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
-        self._closing = asyncio.Event()
 
     # -- script ---------------------------------------------------------------
 
@@ -214,12 +213,6 @@ class OpenAIStub:
         return f"http://127.0.0.1:{self.port}/v1"
 
     @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("the stub is not running")
-        return self._port
-
-    @property
     def chat_requests(self) -> list[RecordedRequest]:
         """The requests to POST /v1/chat/completions, in arrival order."""
         return [r for r in self.requests if r.step is not None]
@@ -228,39 +221,6 @@ class OpenAIStub:
         """Seconds between the arrivals of successive chat completion requests."""
         times = [r.arrived for r in self.chat_requests]
         return [later - earlier for earlier, later in itertools.pairwise(times)]
-
-    # -- lifecycle ------------------------------------------------------------
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        # handler_cancellation: a client that gives up (timeout) ends its handler.
-        runner = web.AppRunner(
-            app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5
-        )
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
-
-    async def close(self) -> None:
-        self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> OpenAIStub:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- serving --------------------------------------------------------------
 

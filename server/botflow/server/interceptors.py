@@ -81,11 +81,30 @@ def _wrap_stream(
     return handler
 
 
-class RequestContextInterceptor(grpc.aio.ServerInterceptor):
-    """Request ids and call logs for botflow's own service (not health/reflection)."""
+def _rebuilt(handler: Handler, behavior: Callable[[Any, Any], Any]) -> Handler:
+    """The same RPC with its behaviour replaced (unary or server-streaming)."""
+    if handler.unary_stream is not None:
+        return grpc.unary_stream_rpc_method_handler(
+            behavior,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+    return grpc.unary_unary_rpc_method_handler(
+        behavior,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+class ServiceInterceptor(grpc.aio.ServerInterceptor):
+    """Applies `wrap` to the RPCs of botflow's own service only: health and
+    reflection pass untouched."""
 
     def __init__(self, service_prefix: str) -> None:
         self._prefix = service_prefix
+
+    def wrap(self, method: str, handler: Handler, details: grpc.HandlerCallDetails) -> Handler:
+        raise NotImplementedError
 
     async def intercept_service(
         self,
@@ -96,30 +115,29 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):
         method: str = handler_call_details.method
         if handler is None or not method.startswith(self._prefix):
             return handler
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                _wrap_unary(method, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
+        return self.wrap(method, handler, handler_call_details)
+
+
+class RequestContextInterceptor(ServiceInterceptor):
+    """Request ids and call logs."""
+
+    def wrap(self, method: str, handler: Handler, details: grpc.HandlerCallDetails) -> Handler:
         if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                _wrap_stream(method, cast(StreamBehavior, handler.unary_stream)),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
+            return _rebuilt(
+                handler, _wrap_stream(method, cast(StreamBehavior, handler.unary_stream))
             )
+        if handler.unary_unary is not None:
+            return _rebuilt(handler, _wrap_unary(method, handler.unary_unary))
         return handler
 
 
-class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
-    """Refuses calls to botflow's service without `authorization: Bearer <token>`.
-
-    Health and reflection stay open: load balancers probe them unauthenticated.
-    """
+class BearerTokenInterceptor(ServiceInterceptor):
+    """Refuses calls without `authorization: Bearer <token>`. Health and
+    reflection stay open: load balancers probe them unauthenticated."""
 
     def __init__(self, token: str, service_prefix: str) -> None:
+        super().__init__(service_prefix)
         self._expected = f"Bearer {token}".encode()
-        self._prefix = service_prefix
 
     def _authorized(self, details: grpc.HandlerCallDetails) -> bool:
         for key, value in details.invocation_metadata or ():
@@ -128,18 +146,10 @@ class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
                 return hmac.compare_digest(given, self._expected)
         return False
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler | None:
-        handler = await continuation(handler_call_details)
-        method: str = handler_call_details.method
-        if handler is None or not method.startswith(self._prefix):
+    def wrap(self, method: str, handler: Handler, details: grpc.HandlerCallDetails) -> Handler:
+        if self._authorized(details):
             return handler
-        if self._authorized(handler_call_details):
-            return handler
-        return _denying(handler)
+        return _rebuilt(handler, _deny_stream if handler.unary_stream is not None else _deny)
 
 
 async def _deny(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
@@ -151,17 +161,3 @@ async def _deny_stream(
 ) -> AsyncIterator[Any]:
     await _deny(request, context)
     yield  # pragma: no cover - makes this an async generator
-
-
-def _denying(handler: Handler) -> Handler:
-    if handler.unary_stream is not None:
-        return grpc.unary_stream_rpc_method_handler(
-            _deny_stream,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
-    return grpc.unary_unary_rpc_method_handler(
-        _deny,
-        request_deserializer=handler.request_deserializer,
-        response_serializer=handler.response_serializer,
-    )
