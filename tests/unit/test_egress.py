@@ -329,9 +329,9 @@ async def test_ip_literal_inside_an_allowed_cidr() -> None:
         [],
     ],
 )
-async def test_unresolvable_host_is_blocked(answer: list[str] | OSError) -> None:
+async def test_unresolvable_host_is_a_connection_failure(answer: list[str] | OSError) -> None:
     resolver = FakeResolver(answer)
-    with pytest.raises(EgressBlockedError) as caught:
+    with pytest.raises(httpcore2.ConnectError) as caught:
         await policy_with(resolver, "nowhere.example").checked_address("nowhere.example", 80)
     assert str(caught.value) == "nowhere.example could not be resolved"
     # The resolver's own error is not chained (its text may carry details).
@@ -468,19 +468,23 @@ async def test_backend_passes_an_ip_literal_without_lookup() -> None:
 
 
 @pytest.mark.parametrize(
-    ("host", "answers"),
+    ("host", "answers", "error"),
     [
-        ("internal.example", [["10.0.0.1"]]),
-        ("gone.example", [socket.gaierror(socket.EAI_NONAME, "no such host")]),
-        ("127.0.0.1", []),
+        ("internal.example", [["10.0.0.1"]], EgressBlockedError),
+        (
+            "gone.example",
+            [socket.gaierror(socket.EAI_NONAME, "no such host")],
+            httpcore2.ConnectError,
+        ),
+        ("127.0.0.1", [], EgressBlockedError),
     ],
 )
 async def test_refused_connect_never_reaches_the_inner_backend(
-    host: str, answers: list[list[str] | OSError]
+    host: str, answers: list[list[str] | OSError], error: type[Exception]
 ) -> None:
     inner = RecordingBackend()
     backend = EgressNetworkBackend(policy_with(FakeResolver(*answers)), inner)
-    with pytest.raises(EgressBlockedError):
+    with pytest.raises(error):
         await backend.connect_tcp(host, 80)
     assert inner.connects == []
 

@@ -148,12 +148,14 @@ class EgressPolicy:
         return addresses[0]
 
     async def _resolve(self, name: str, port: int) -> list[str]:
+        """The host's addresses. Not resolving is a connection failure (the
+        destination may come back), not a refusal."""
         try:
             addresses = await self.resolver(name, port)
         except OSError:
-            raise EgressBlockedError(f"{name} could not be resolved") from None
+            raise httpcore2.ConnectError(f"{name} could not be resolved") from None
         if not addresses:
-            raise EgressBlockedError(f"{name} could not be resolved")
+            raise httpcore2.ConnectError(f"{name} could not be resolved")
         return addresses
 
 
