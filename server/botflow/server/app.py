@@ -27,6 +27,7 @@ from botflow.server import defaults
 from botflow.server.blocks.webhook import new_http_client
 from botflow.server.config import ServerConfig
 from botflow.server.interceptors import BearerTokenInterceptor, RequestContextInterceptor
+from botflow.server.metrics import Metrics, MetricsEndpoint, serve_metrics
 from botflow.server.service import FlowService
 from botflow.v1 import flow_service_pb2, flow_service_pb2_grpc
 
@@ -43,6 +44,8 @@ class RunningServer:
     registry: ProviderRegistry
     config: ServerConfig
     http: httpx2.AsyncClient
+    metrics: Metrics
+    metrics_endpoint: MetricsEndpoint | None = None
 
     @property
     def target(self) -> str:
@@ -54,6 +57,8 @@ class RunningServer:
         await self.server.stop(self.config.grace_seconds if grace is None else grace)
         await self.registry.aclose()
         await self.http.aclose()
+        if self.metrics_endpoint is not None:
+            self.metrics_endpoint.stop()
 
 
 def egress_policy(config: ServerConfig) -> EgressPolicy:
@@ -64,9 +69,9 @@ def egress_policy(config: ServerConfig) -> EgressPolicy:
     )
 
 
-def _interceptors(config: ServerConfig) -> list[grpc.aio.ServerInterceptor]:
+def _interceptors(config: ServerConfig, metrics: Metrics) -> list[grpc.aio.ServerInterceptor]:
     prefix = f"/{SERVICE_NAME}/"
-    chain: list[grpc.aio.ServerInterceptor] = [RequestContextInterceptor(prefix)]
+    chain: list[grpc.aio.ServerInterceptor] = [RequestContextInterceptor(prefix, metrics)]
     if config.auth_token:
         chain.append(BearerTokenInterceptor(config.auth_token, prefix))
     return chain
@@ -102,8 +107,11 @@ async def start_server(
     egress = egress_policy(config)
     registry = registry or ProviderRegistry.create(config.providers, egress=egress)
     http = new_http_client(egress)
-    server = grpc.aio.server(interceptors=_interceptors(config), options=_server_options(config))
-    service = FlowService(config, registry, http=http, egress=egress)
+    metrics = Metrics()
+    server = grpc.aio.server(
+        interceptors=_interceptors(config, metrics), options=_server_options(config)
+    )
+    service = FlowService(config, registry, http=http, egress=egress, metrics=metrics)
     flow_service_pb2_grpc.add_FlowServiceServicer_to_server(service, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -118,7 +126,10 @@ async def start_server(
         "serving",
         extra={"address": f"{config.host}:{port}", "providers": ",".join(registry.names)},
     )
-    return RunningServer(server, port, health_servicer, registry, config, http)
+    endpoint = None
+    if config.metrics_port is not None:
+        endpoint = serve_metrics(metrics, config.metrics_host or config.host, config.metrics_port)
+    return RunningServer(server, port, health_servicer, registry, config, http, metrics, endpoint)
 
 
 @contextlib.asynccontextmanager

@@ -7,6 +7,8 @@ variable (flags win); see `cli.py` and the README's configuration table.
 from __future__ import annotations
 
 import os
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
@@ -47,6 +49,10 @@ class ServerConfig:
     # Hosts and CIDRs outbound requests may reach although the egress policy
     # would refuse them (loopback, private, ...), e.g. ("hooks.internal", "10.2.0.0/16").
     egress_allow: tuple[str, ...] = ()
+    # Prometheus /metrics on this port (0 = any free port); None = no endpoint.
+    metrics_port: int | None = None
+    # Interface of the metrics endpoint; None = the same as `host`.
+    metrics_host: str | None = None
     # TLS: PEM files. With tls_client_ca, callers must present a certificate
     # signed by it (mutual TLS).
     tls_cert: str | None = None
@@ -76,27 +82,30 @@ class ServerConfig:
 ENV_PREFIX = "BOTFLOW_"
 
 
-def _convert(raw: str, like: object) -> object:
-    if isinstance(like, bool):
+def _base_type(hint: object) -> object:
+    """`int` for `int | None`; the hint itself otherwise."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if isinstance(hint, types.UnionType) and len(args) == 1 else hint
+
+
+def _convert(raw: str, hint: object) -> object:
+    kind = _base_type(hint)
+    if kind is bool:
         return raw.strip().lower() in ("1", "true", "yes", "on")
-    if isinstance(like, int):
-        return int(raw)
-    if isinstance(like, float):
-        return float(raw)
-    if isinstance(like, tuple):
+    if kind is int or kind is float:
+        return kind(raw.strip())
+    if typing.get_origin(kind) is tuple:
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     return raw
 
 
 def _overrides(cls: type, env: Mapping[str, str], prefix: str) -> dict[str, object]:
-    base = cls()
-    values: dict[str, object] = {}
-    for f in fields(cls):
-        key = prefix + f.name.upper()
-        if key in env and f.name != "limits":
-            like = getattr(base, f.name)
-            values[f.name] = _convert(env[key], "" if like is None else like)
-    return values
+    hints = typing.get_type_hints(cls)
+    return {
+        f.name: _convert(env[prefix + f.name.upper()], hints[f.name])
+        for f in fields(cls)
+        if f.name != "limits" and prefix + f.name.upper() in env
+    }
 
 
 def config_from_env(env: Mapping[str, str] | None = None, **flags: object) -> ServerConfig:

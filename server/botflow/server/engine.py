@@ -65,6 +65,7 @@ class FlowRun:
         return event
 
     def _finished(self, status: int, block_id: str, resume_block_id: str = "") -> RunFlowResponse:
+        self.state.actions.metrics.run_finished(status)
         finished = FlowFinished(
             status=status,  # type: ignore[arg-type]
             variables=self.state.variables.as_dict(),

@@ -14,6 +14,7 @@ from typing import Any, TypeAlias, cast
 import grpc
 
 from botflow.server.logs import request_id
+from botflow.server.metrics import Metrics
 
 log = logging.getLogger("botflow.rpc")
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
@@ -37,48 +38,60 @@ async def _begin(context: grpc.aio.ServicerContext[Any, Any]) -> float:
     return time.monotonic()
 
 
-def _finish(method: str, context: grpc.aio.ServicerContext[Any, Any], started: float) -> None:
-    code = context.code()
-    name = code.name if isinstance(code, grpc.StatusCode) else "OK"
+def _code_name(context: grpc.aio.ServicerContext[Any, Any], failed: bool) -> str:
     if context.cancelled():
-        name = "CANCELLED"
-    log.info(
-        "rpc finished",
-        extra={
-            "method": method,
-            "code": name,
-            "elapsed_ms": round((time.monotonic() - started) * 1000),
-        },
-    )
+        return "CANCELLED"
+    code = context.code()
+    if isinstance(code, grpc.StatusCode):
+        return code.name
+    return "UNKNOWN" if failed else "OK"
 
 
-def _wrap_unary(
-    method: str, behavior: Callable[[Any, Any], Awaitable[Any]]
-) -> Callable[[Any, Any], Awaitable[Any]]:
-    async def handler(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        started = await _begin(context)
-        try:
-            return await behavior(request, context)
-        finally:
-            _finish(method, context, started)
+class _CallReport:
+    """Logs and counts one finished call."""
 
-    return handler
+    def __init__(self, method: str, metrics: Metrics) -> None:
+        self.method = method
+        self.metrics = metrics
 
+    def finish(
+        self, context: grpc.aio.ServicerContext[Any, Any], started: float, failed: bool
+    ) -> None:
+        seconds = time.monotonic() - started
+        code = _code_name(context, failed)
+        self.metrics.rpc_finished(self.method, code, seconds)
+        log.info(
+            "rpc finished",
+            extra={"method": self.method, "code": code, "elapsed_ms": round(seconds * 1000)},
+        )
 
-def _wrap_stream(
-    method: str, behavior: Callable[[Any, Any], AsyncIterator[Any]]
-) -> Callable[[Any, Any], AsyncIterator[Any]]:
-    async def handler(
-        request: Any, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> AsyncIterator[Any]:
-        started = await _begin(context)
-        try:
-            async for item in behavior(request, context):
-                yield item
-        finally:
-            _finish(method, context, started)
+    def unary(
+        self, behavior: Callable[[Any, Any], Awaitable[Any]]
+    ) -> Callable[[Any, Any], Awaitable[Any]]:
+        async def handler(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            started, failed = await _begin(context), True
+            try:
+                response = await behavior(request, context)
+                failed = False
+                return response
+            finally:
+                self.finish(context, started, failed)
 
-    return handler
+        return handler
+
+    def stream(self, behavior: StreamBehavior) -> StreamBehavior:
+        async def handler(
+            request: Any, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> AsyncIterator[Any]:
+            started, failed = await _begin(context), True
+            try:
+                async for item in behavior(request, context):
+                    yield item
+                failed = False
+            finally:
+                self.finish(context, started, failed)
+
+        return handler
 
 
 def _rebuilt(handler: Handler, behavior: Callable[[Any, Any], Any]) -> Handler:
@@ -119,15 +132,18 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
 
 class RequestContextInterceptor(ServiceInterceptor):
-    """Request ids and call logs."""
+    """Request ids, call logs and RPC metrics."""
+
+    def __init__(self, service_prefix: str, metrics: Metrics) -> None:
+        super().__init__(service_prefix)
+        self._metrics = metrics
 
     def wrap(self, method: str, handler: Handler, details: grpc.HandlerCallDetails) -> Handler:
+        report = _CallReport(method, self._metrics)
         if handler.unary_stream is not None:
-            return _rebuilt(
-                handler, _wrap_stream(method, cast(StreamBehavior, handler.unary_stream))
-            )
+            return _rebuilt(handler, report.stream(cast(StreamBehavior, handler.unary_stream)))
         if handler.unary_unary is not None:
-            return _rebuilt(handler, _wrap_unary(method, handler.unary_unary))
+            return _rebuilt(handler, report.unary(handler.unary_unary))
         return handler
 
 

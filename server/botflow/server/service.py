@@ -19,6 +19,7 @@ from botflow.server.blocks.webhook import run_webhook_action
 from botflow.server.config import ServerConfig
 from botflow.server.engine import run_flow
 from botflow.server.flow_validation import validate_run_flow
+from botflow.server.metrics import Metrics
 from botflow.server.validation import ValidationContext, validate_execute_action
 from botflow.server.variables import Variables
 from botflow.v1 import flow_service_pb2_grpc
@@ -49,11 +50,13 @@ class FlowService(flow_service_pb2_grpc.FlowServiceServicer):
         *,
         http: httpx2.AsyncClient,
         egress: EgressPolicy,
+        metrics: Metrics,
     ) -> None:
         self._config = config
         self._registry = registry
         self._http = http
         self._egress = egress
+        self._metrics = metrics
         self._validation = ValidationContext(
             limits=config.limits,
             enabled_providers=frozenset(registry.names),
@@ -62,7 +65,12 @@ class FlowService(flow_service_pb2_grpc.FlowServiceServicer):
 
     def _action_context(self, context: Context) -> ActionContext:
         return ActionContext(
-            self._config, self._registry, call_deadline(context), self._http, self._egress
+            self._config,
+            self._registry,
+            call_deadline(context),
+            self._http,
+            self._egress,
+            self._metrics,
         )
 
     async def ExecuteAction(

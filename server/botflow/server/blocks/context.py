@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import httpx2
@@ -9,6 +10,10 @@ import httpx2
 from botflow.providers.egress import EgressPolicy
 from botflow.providers.registry import ProviderRegistry
 from botflow.server.config import ServerConfig
+from botflow.server.metrics import Metrics
+from botflow.v1.actions_pb2 import ActionResult
+
+log = logging.getLogger("botflow.actions")
 
 
 @dataclass(frozen=True)
@@ -20,3 +25,21 @@ class ActionContext:
     # The server's pool for webhooks, behind `egress`.
     http: httpx2.AsyncClient | None = None
     egress: EgressPolicy = field(default_factory=EgressPolicy)
+    metrics: Metrics = field(default_factory=Metrics)
+
+    def report(self, action: str, provider: str, result: ActionResult) -> None:
+        """One log line and the metrics of a finished action: names, kinds and
+        numbers only, never a token, URL or text."""
+        self.metrics.action_finished(action, provider, result)
+        log.info(
+            "action finished",
+            extra={
+                "action": action,
+                "provider": provider,
+                "outcome": "failed" if result.error else "succeeded",
+                "error_kind": result.error.split(":", 1)[0] if result.error else "",
+                "attempts": result.attempts,
+                "http_status": result.http_status,
+                "elapsed_ms": round(result.elapsed.ToNanoseconds() / 1e6),
+            },
+        )

@@ -54,6 +54,17 @@ async def run_openai_action(
     conversation: Conversation,
     ctx: ActionContext,
 ) -> ActionRun:
+    run = await _run(action, variables, conversation, ctx)
+    ctx.report("openai", provider_name(action), run.result)
+    return run
+
+
+async def _run(
+    action: OpenAIAction,
+    variables: Variables,
+    conversation: Conversation,
+    ctx: ActionContext,
+) -> ActionRun:
     started = time.monotonic()
     writer = VariableWriter(variables)
     error_variable = action.error_variable.strip() or defaults.DEFAULT_ERROR_VARIABLE
@@ -83,17 +94,6 @@ async def run_openai_action(
         provider, request, retry_policy(action, ctx.config), deadline=ctx.deadline
     )
     elapsed = time.monotonic() - started
-    log.info(
-        "openai action finished",
-        extra={
-            "provider": provider.name,
-            "model": request.model,
-            "outcome": "failed" if outcome.error else "succeeded",
-            "error_kind": outcome.error.kind if outcome.error else "",
-            "attempts": outcome.attempts,
-            "elapsed_ms": round(elapsed * 1000),
-        },
-    )
     if outcome.error is not None or outcome.completion is None:
         assert outcome.error is not None
         return writer.fail(error_variable, outcome.error, outcome.attempts, elapsed)

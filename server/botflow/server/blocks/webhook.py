@@ -233,6 +233,12 @@ def _timeout(action: WebhookAction, ctx: ActionContext) -> float:
 async def run_webhook_action(
     action: WebhookAction, variables: Variables, ctx: ActionContext
 ) -> ActionRun:
+    run = await _run(action, variables, ctx)
+    ctx.report("webhook", METHODS.get(action.method, "").lower(), run.result)
+    return run
+
+
+async def _run(action: WebhookAction, variables: Variables, ctx: ActionContext) -> ActionRun:
     started = time.monotonic()
     writer = VariableWriter(variables)
     error_variable = action.error_variable.strip() or defaults.DEFAULT_ERROR_VARIABLE
@@ -248,29 +254,13 @@ async def run_webhook_action(
     except ProviderError as error:
         run = writer.fail(error_variable, error, attempts, time.monotonic() - started)
         run.result.http_status = error.status or status
-        _log(action, run.result)
         return run
     for name, value in values:
         writer.set(name, value)
     result = ActionResult(
         attempts=1, elapsed=duration(time.monotonic() - started), http_status=status
     )
-    run = writer.succeed(error_variable, result)
-    _log(action, run.result)
-    return run
-
-
-def _log(action: WebhookAction, result: ActionResult) -> None:
-    log.info(
-        "webhook finished",
-        extra={
-            "method": METHODS.get(action.method, "?"),
-            "outcome": "failed" if result.error else "succeeded",
-            "error_kind": result.error.split(":")[0] if result.error else "",
-            "http_status": result.http_status,
-            "elapsed_ms": round(result.elapsed.ToNanoseconds() / 1e6),
-        },
-    )
+    return writer.succeed(error_variable, result)
 
 
 async def run(block: Block, state: RunState) -> Outcome:

@@ -1,0 +1,92 @@
+"""Prometheus metrics (SPEC §9), one registry per server.
+
+Labels are low-cardinality names chosen by botflow (RPC method, status code,
+action, provider, outcome, error kind, flow status): never a token, a URL, a
+variable or a message text.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+
+from botflow.v1.actions_pb2 import ActionResult
+from botflow.v1.events_pb2 import FlowStatus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Metrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.rpcs = Counter("botflow_rpcs", "Finished RPCs.", ["method", "code"], registry=r)
+        self.rpc_seconds = Histogram(
+            "botflow_rpc_duration_seconds", "RPC wall time.", ["method"], registry=r
+        )
+        self.actions = Counter(
+            "botflow_actions",
+            "Finished actions (OpenAI, webhook).",
+            ["action", "provider", "outcome", "error_kind"],
+            registry=r,
+        )
+        self.attempts = Counter(
+            "botflow_action_attempts",
+            "Attempts made by actions.",
+            ["action", "provider"],
+            registry=r,
+        )
+        self.tokens = Counter(
+            "botflow_llm_tokens", "Tokens reported by providers.", ["provider", "kind"], registry=r
+        )
+        self.runs = Counter("botflow_flow_runs", "Finished RunFlow runs.", ["status"], registry=r)
+
+    def rpc_finished(self, method: str, code: str, seconds: float) -> None:
+        name = method.rsplit("/", 1)[-1]
+        self.rpcs.labels(name, code).inc()
+        self.rpc_seconds.labels(name).observe(seconds)
+
+    def action_finished(self, action: str, provider: str, result: ActionResult) -> None:
+        kind = result.error.split(":", 1)[0] if result.error else ""
+        outcome = "failed" if result.error else "succeeded"
+        self.actions.labels(action, provider, outcome, kind).inc()
+        self.attempts.labels(action, provider).inc(result.attempts)
+        usage = result.usage
+        for token_kind, count in (
+            ("prompt", usage.prompt_tokens),
+            ("completion", usage.completion_tokens),
+        ):
+            if count:
+                self.tokens.labels(provider, token_kind).inc(count)
+
+    def run_finished(self, status: int) -> None:
+        self.runs.labels(FlowStatus.Name(status).removeprefix("FLOW_STATUS_").lower()).inc()  # type: ignore[arg-type]
+
+
+@dataclass
+class MetricsEndpoint:
+    """The /metrics HTTP server (a thread of prometheus_client's)."""
+
+    server: WSGIServer
+    thread: threading.Thread
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_port)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def serve_metrics(metrics: Metrics, host: str, port: int) -> MetricsEndpoint:
+    server, thread = start_http_server(port, addr=host, registry=metrics.registry)
+    endpoint = MetricsEndpoint(server, thread)
+    log.info("metrics", extra={"address": f"{host}:{endpoint.port}"})
+    return endpoint
