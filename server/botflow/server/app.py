@@ -27,6 +27,7 @@ from botflow.server import defaults
 from botflow.server.blocks.webhook import new_http_client
 from botflow.server.config import ServerConfig
 from botflow.server.interceptors import BearerTokenInterceptor, RequestContextInterceptor
+from botflow.server.logs import quiet_sensitive_loggers
 from botflow.server.metrics import Metrics, MetricsEndpoint, serve_metrics
 from botflow.server.service import FlowService
 from botflow.v1 import flow_service_pb2, flow_service_pb2_grpc
@@ -101,6 +102,7 @@ async def start_server(
     config: ServerConfig, registry: ProviderRegistry | None = None
 ) -> RunningServer:
     """Start serving; `registry` replaces the configured providers (tests)."""
+    quiet_sensitive_loggers()
     problems = config.problems()
     if problems:
         raise ValueError("invalid server configuration: " + "; ".join(problems))

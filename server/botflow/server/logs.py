@@ -20,6 +20,16 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskN
 NOISY_LOGGERS = ("openai", "httpx2", "httpx", "httpcore", "httpcore2", "grpc", "asyncio")
 
 
+def quiet_sensitive_loggers() -> None:
+    """Hold the HTTP and SDK loggers at WARNING unless the operator set a level:
+    their INFO/DEBUG records carry full URLs, headers and bodies (a webhook
+    URL's query, a Location or Set-Cookie header may hold a secret)."""
+    for name in NOISY_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
+
+
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get()
@@ -53,5 +63,4 @@ def configure_logging(fmt: str = "json", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for name in NOISY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_sensitive_loggers()

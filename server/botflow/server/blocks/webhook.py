@@ -56,19 +56,6 @@ METHODS = {
 JSON_TYPE = "application/json"
 
 
-# Their INFO/DEBUG records carry full URLs and response headers (a webhook URL's
-# query, a Location or Set-Cookie may hold a secret): held at WARNING unless the
-# operator set a level for them (`botflow serve` holds them too, see logs.py).
-HTTP_LOGGERS = ("httpx2", "httpcore2")
-
-
-def _quiet_http_loggers() -> None:
-    for name in HTTP_LOGGERS:
-        logger = logging.getLogger(name)
-        if logger.level == logging.NOTSET:
-            logger.setLevel(logging.WARNING)
-
-
 def _no_cookies() -> http.cookiejar.CookieJar:
     """A jar that stores nothing: the pool is shared by every caller, and a
     cookie one call received must never be sent by another."""
@@ -77,7 +64,6 @@ def _no_cookies() -> http.cookiejar.CookieJar:
 
 def new_http_client(policy: EgressPolicy) -> httpx2.AsyncClient:
     """The server's one pool for webhooks, behind the egress policy."""
-    _quiet_http_loggers()
     return httpx2.AsyncClient(
         transport=EgressTransport(policy),
         follow_redirects=True,
