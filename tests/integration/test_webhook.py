@@ -1011,3 +1011,32 @@ async def test_the_callers_deadline_caps_the_webhook_timeout(
     waited_ms = int(result.error.removeprefix("Timeout: no answer from 127.0.0.1 within ")[:-3])
     assert 800 <= waited_ms < 1000
     assert response.variables[ERROR_VARIABLE] == text(result.error)
+
+
+# -- secrets across redirects ----------------------------------------------------
+
+SECRET_HEADERS = {
+    "Authorization": "Bearer SECRET-auth",
+    "X-Api-Key": "SECRET-key",
+    "X-Session-Token": "SECRET-session",
+}
+
+
+async def test_secret_headers_stay_with_their_origin(
+    stub: FlowServiceAsyncStub, endpoint: HttpEndpoint
+) -> None:
+    # 127.0.0.1 and localhost are different origins (both allowed by the test
+    # allowlist): the hop to the other origin loses every secret-looking header.
+    endpoint.route("/start", redirect(endpoint.url("/same")))
+    endpoint.route("/same", redirect(endpoint.url("/other", host="localhost")))
+    endpoint.route("/other", Respond(json={"ok": True}))
+    headers = {**SECRET_HEADERS, "X-Trace": "trace-1"}
+    response = await stub.ExecuteAction(
+        execute(webhook(endpoint.url("/start"), headers=headers, maps=[("ok", "ok")])),
+        timeout=10,
+    )
+    assert response.result.outcome == SUCCEEDED
+    same, other = endpoint.requests_to("/same")[0], endpoint.requests_to("/other")[0]
+    assert {k: same.headers.get(k) for k in SECRET_HEADERS} == SECRET_HEADERS
+    assert [k for k in SECRET_HEADERS if k in other.headers] == []
+    assert other.headers.get("X-Trace") == "trace-1"

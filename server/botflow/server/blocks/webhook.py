@@ -16,6 +16,7 @@ import http.cookiejar
 import json
 import logging
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,9 +63,28 @@ def _no_cookies() -> http.cookiejar.CookieJar:
     return http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
 
 
+# Header names whose values are secrets (SPEC §8): never logged, and never sent
+# on to another origin when a webhook redirects.
+SECRET_HEADER = re.compile(
+    r"authorization|cookie|api[-_]?key|token|secret|passw|session|signature", re.I
+)
+# The origin a webhook was sent to, carried along its redirects.
+ORIGIN = "botflow.origin"
+
+
+async def _keep_secrets_at_origin(request: httpx2.Request) -> None:
+    """httpx2 drops only Authorization and Cookie on a cross-origin redirect;
+    every secret-looking header goes."""
+    origin = request.extensions.get(ORIGIN)
+    if origin is not None and request.url.origin != origin:
+        for name in [n for n in request.headers if SECRET_HEADER.search(n)]:
+            del request.headers[name]
+
+
 def new_http_client(policy: EgressPolicy) -> httpx2.AsyncClient:
     """The server's one pool for webhooks, behind the egress policy."""
     return httpx2.AsyncClient(
+        event_hooks={"request": [_keep_secrets_at_origin]},
         transport=EgressTransport(policy),
         follow_redirects=True,
         max_redirects=policy.max_redirects,
@@ -162,6 +182,7 @@ async def exchange(
                 headers=request.headers,
                 content=request.body or None,
                 timeout=timeout,
+                extensions={ORIGIN: request.url.origin},
             ) as response:
                 if not 200 <= response.status_code < 300:
                     raise _status_error(response.status_code, host)
