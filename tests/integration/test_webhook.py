@@ -32,7 +32,18 @@ from botflow.v1.flow_service_pb2 import ExecuteActionRequest, ExecuteActionRespo
 from botflow.v1.flow_service_pb2_grpc import FlowServiceStub
 from botflow.v1.variables_pb2 import Value
 from tests.integration.conftest import TEST_CONFIG
-from tests.integration.flows import collect, described, flow, flow_request, hook, items, run, send
+from tests.integration.flows import (
+    collect,
+    described,
+    flow,
+    flow_request,
+    hook,
+    items,
+    number,
+    run,
+    send,
+    text,
+)
 from tests.integration.helpers import openai_request
 from tests.support.http_endpoint import HttpEndpoint, Respond, redirect, stall
 from tests.support.openai_stub import OpenAIStub
@@ -49,14 +60,6 @@ FAILED = ActionOutcome.ACTION_OUTCOME_FAILED
 COMPLETED = FlowStatus.FLOW_STATUS_COMPLETED
 ERROR_VARIABLE = "last webhook failure"
 HOST = "127.0.0.1"
-
-
-def text(value: str) -> Value:
-    return Value(text=value)
-
-
-def number(value: float) -> Value:
-    return Value(number=value)
 
 
 def webhook(
