@@ -32,6 +32,19 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--default-model", help="model when an action names none")
     p.add_argument("--openai-base-url", help="endpoint of the openai provider")
     p.add_argument("--grace-seconds", type=float, help="drain time on shutdown")
+    p.add_argument(
+        "--shutdown-delay-seconds",
+        type=float,
+        help="after SIGTERM, NOT_SERVING but still accepting for this long (default 5)",
+    )
+    p.add_argument(
+        "--max-concurrent-calls",
+        type=int,
+        help="calls at once; more are RESOURCE_EXHAUSTED (default 10000)",
+    )
+    p.add_argument(
+        "--max-run-bytes", type=int, help="bytes of events and variables one RunFlow may produce"
+    )
     p.add_argument("--log-format", choices=("json", "text"))
     p.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     p.add_argument("--max-timeout-ms", type=int, help="cap on an action's timeout_ms")
@@ -43,7 +56,9 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         type=_csv,
         help="hosts/CIDRs outbound requests may reach despite the egress policy",
     )
-    p.add_argument("--max-response-bytes", type=int, help="cap on a webhook answer")
+    p.add_argument(
+        "--max-response-bytes", type=int, help="cap on a webhook or provider answer (decoded)"
+    )
     p.add_argument("--metrics-port", type=int, help="serve Prometheus /metrics on this port")
     p.add_argument("--metrics-host", help="interface of the metrics endpoint (default: --host)")
     p.add_argument("--tls-cert", help="PEM certificate chain: serve TLS (with --tls-key)")

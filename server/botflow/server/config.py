@@ -30,8 +30,16 @@ class Limits:
     max_blocks: int = defaults.MAX_BLOCKS
     max_text_bytes: int = defaults.MAX_TEXT_BYTES
     max_message_bytes: int = defaults.DEFAULT_MAX_MESSAGE_BYTES
-    # A webhook answer larger than this is BadResponse.
+    # A webhook or provider answer larger than this (decoded) is BadResponse.
     max_response_bytes: int = defaults.DEFAULT_MAX_RESPONSE_BYTES
+    # FlowService calls at once; beyond it RESOURCE_EXHAUSTED with a retry hint.
+    max_concurrent_calls: int = defaults.DEFAULT_MAX_CONCURRENT_CALLS
+    # Bytes of events plus final variables one RunFlow may produce.
+    max_run_bytes: int = defaults.DEFAULT_MAX_RUN_BYTES
+    # Nesting depth of a webhook's JSON answer.
+    max_json_depth: int = defaults.DEFAULT_MAX_JSON_DEPTH
+    # A rendered webhook URL (query included) longer than this is BadRequest.
+    max_url_bytes: int = defaults.DEFAULT_MAX_URL_BYTES
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,8 @@ class ServerConfig:
     # Where the openai provider sends requests when an action has no base_url.
     openai_base_url: str | None = None
     grace_seconds: float = defaults.DEFAULT_GRACE_SECONDS
+    # On SIGTERM: NOT_SERVING but still accepting calls for this long, then drain.
+    shutdown_delay_seconds: float = defaults.DEFAULT_SHUTDOWN_DELAY_SECONDS
     log_format: str = "json"  # "json" or "text"
     log_level: str = "INFO"
     # Hosts and CIDRs outbound requests may reach although the egress policy

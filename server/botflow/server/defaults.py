@@ -10,6 +10,14 @@ from __future__ import annotations
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 50051
 DEFAULT_GRACE_SECONDS = 10.0
+# After SIGTERM: health says NOT_SERVING while calls are still accepted for this
+# long, so load balancers polling health move traffic away before the port closes.
+DEFAULT_SHUTDOWN_DELAY_SECONDS = 5.0
+# FlowService calls running at once; one more is RESOURCE_EXHAUSTED with a retry
+# hint. Sized so a burst of 10,000 slow calls on one process is served, not dropped.
+DEFAULT_MAX_CONCURRENT_CALLS = 10_000
+# The retry hint (google.rpc.RetryInfo) sent with RESOURCE_EXHAUSTED.
+DEFAULT_RETRY_AFTER_SECONDS = 1.0
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 # Providers
@@ -39,7 +47,15 @@ MAX_CONVERSATION_MESSAGES = 10_000
 MAX_VARIABLES = 1_000
 MAX_BLOCKS = 2_000
 MAX_TEXT_BYTES = 64 * 1024
+# What one RunFlow may produce: the bytes of its events plus its final
+# variables. A run that would pass it ends with OUTPUT_LIMIT_REACHED.
+DEFAULT_MAX_RUN_BYTES = 16 * 1024 * 1024
 
 # Egress (SPEC §8): webhooks and base_url
+# Webhook and provider answers, counted in decoded (gunzipped) bytes.
 DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024
+# Nesting depth of a webhook's JSON answer; deeper is BadResponse.
+DEFAULT_MAX_JSON_DEPTH = 64
+# A webhook URL longer than this after rendering (query included) is BadRequest.
+DEFAULT_MAX_URL_BYTES = 8 * 1024
 DEFAULT_MAX_REDIRECTS = 3

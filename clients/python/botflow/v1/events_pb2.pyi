@@ -39,6 +39,12 @@ class _FlowStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_FlowStatus
     """The step limit was reached: the flow probably loops. An error status; the
     variables are as they were at that point.
     """
+    FLOW_STATUS_OUTPUT_LIMIT_REACHED: _FlowStatus.ValueType  # 5
+    """The run reached the server's output budget (the bytes of its events plus
+    its final variables, --max-run-bytes, default 16 MiB). An error status: the
+    block that would have passed the budget produced no events, and the
+    variables are as they were before it.
+    """
 
 class FlowStatus(_FlowStatus, metaclass=_FlowStatusEnumTypeWrapper):
     """How a run ended."""
@@ -54,6 +60,12 @@ FLOW_STATUS_RESTARTED: FlowStatus.ValueType  # 3
 FLOW_STATUS_STEP_LIMIT_REACHED: FlowStatus.ValueType  # 4
 """The step limit was reached: the flow probably loops. An error status; the
 variables are as they were at that point.
+"""
+FLOW_STATUS_OUTPUT_LIMIT_REACHED: FlowStatus.ValueType  # 5
+"""The run reached the server's output budget (the bytes of its events plus
+its final variables, --max-run-bytes, default 16 MiB). An error status: the
+block that would have passed the budget produced no events, and the
+variables are as they were before it.
 """
 Global___FlowStatus: _TypeAlias = FlowStatus  # noqa: Y015
 
@@ -113,21 +125,27 @@ class VariableChanged(_message.Message):
 
     NAME_FIELD_NUMBER: _builtins.int
     VALUE_FIELD_NUMBER: _builtins.int
+    SECRET_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The variable name."""
+    secret: _builtins.bool
+    """The variable is secret (VariableDefinition.secret, or used by a token): its
+    value is withheld here and in every response.
+    """
     @_builtins.property
     def value(self) -> _variables_pb2.Value:
-        """The new value."""
+        """The new value; unset when the variable is secret."""
 
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
         value: _variables_pb2.Value | None = ...,
+        secret: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "value", b"value"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "secret", b"secret", "value", b"value"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x62otflow/v1/variables.proto\x12\nbotflow.v1\"W\n\x05Value\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12\x10\n\x06number\x18\x02 \x01(\x01H\x00\x12$\n\x04list\x18\x03 \x01(\x0b\x32\x14.botflow.v1.TextListH\x00\x42\x06\n\x04kind\"\x19\n\x08TextList\x12\r\n\x05items\x18\x01 \x03(\t\"L\n\x12VariableDefinition\x12\x0c\n\x04name\x18\x01 \x01(\t\x12(\n\rdefault_value\x18\x02 \x01(\x0b\x32\x11.botflow.v1.Valueb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x62otflow/v1/variables.proto\x12\nbotflow.v1\"W\n\x05Value\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12\x10\n\x06number\x18\x02 \x01(\x01H\x00\x12$\n\x04list\x18\x03 \x01(\x0b\x32\x14.botflow.v1.TextListH\x00\x42\x06\n\x04kind\"\x19\n\x08TextList\x12\r\n\x05items\x18\x01 \x03(\t\"\\\n\x12VariableDefinition\x12\x0c\n\x04name\x18\x01 \x01(\t\x12(\n\rdefault_value\x18\x02 \x01(\x0b\x32\x11.botflow.v1.Value\x12\x0e\n\x06secret\x18\x03 \x01(\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,5 +36,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TEXTLIST']._serialized_start=131
   _globals['_TEXTLIST']._serialized_end=156
   _globals['_VARIABLEDEFINITION']._serialized_start=158
-  _globals['_VARIABLEDEFINITION']._serialized_end=234
+  _globals['_VARIABLEDEFINITION']._serialized_end=250
 # @@protoc_insertion_point(module_scope)

@@ -101,8 +101,15 @@ class VariableDefinition(_message.Message):
 
     NAME_FIELD_NUMBER: _builtins.int
     DEFAULT_VALUE_FIELD_NUMBER: _builtins.int
+    SECRET_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The variable name (trimmed; must not be empty)."""
+    secret: _builtins.bool
+    """A secret (an API key, say): its value is used to render templates but is
+    never returned in response variables or events and never logged. Callers
+    send it with every call. A variable a `token` template uses is secret
+    whether or not it is declared so.
+    """
     @_builtins.property
     def default_value(self) -> Global___Value:
         """The default value. Unset means the empty value."""
@@ -112,10 +119,11 @@ class VariableDefinition(_message.Message):
         *,
         name: _builtins.str = ...,
         default_value: Global___Value | None = ...,
+        secret: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["default_value", b"default_value"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_value", b"default_value", "name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_value", b"default_value", "name", b"name", "secret", b"secret"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
