@@ -10,7 +10,8 @@ import pytest
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from botflow.server.config import Limits
-from botflow.server.validation import ValidationContext, Violations, validate_execute_action
+from botflow.server.request_validation import validate_execute_action
+from botflow.server.validation import ValidationContext, Violations
 from botflow.v1.actions_pb2 import Action, HistoryMode, OpenAIAction
 from botflow.v1.conversation_pb2 import Conversation, Direction, Message
 from botflow.v1.flow_service_pb2 import ExecuteActionRequest

@@ -3,25 +3,34 @@
 Runs blocks one after the other from the start block (or the resume point),
 following each block's `next`, and yields one event per thing that happened.
 The last event is always FlowFinished. A flow that loops ends with
-STEP_LIMIT_REACHED after `max_steps` blocks. The request must be validated
-first (flow_validation.py): the engine trusts ids and targets.
+STEP_LIMIT_REACHED after `max_steps` blocks; a run that would produce more than
+its output budget (budget.py) ends with OUTPUT_LIMIT_REACHED, the block that
+would have passed it undone. Every block runs behind the failure barrier
+(barrier.py): an unexpected exception is a failed block, not a failed call.
+The request must be validated first (flow_validation.py): the engine trusts ids
+and targets.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from botflow.server import defaults
-from botflow.server.blocks import RUNNERS, wait_user_answer
+from botflow.server.barrier import failed_block
+from botflow.server.blocks import KINDS, BlockKind, wait_user_answer
 from botflow.server.blocks.base import Outcome, RunState
 from botflow.server.blocks.context import ActionContext
 from botflow.server.blocks.restart_bot import new_session_id
+from botflow.server.budget import OutputBudget
 from botflow.server.history import current_bot_session
 from botflow.server.variables import Variables
 from botflow.v1.conversation_pb2 import Conversation
 from botflow.v1.events_pb2 import FlowFinished, FlowStatus
 from botflow.v1.flow_pb2 import Block, Flow
 from botflow.v1.flow_service_pb2 import RunFlowRequest, RunFlowResponse
+from botflow.v1.variables_pb2 import Value
 
 
 def start_block_id(flow: Flow) -> str:
@@ -47,6 +56,16 @@ def initial_state(request: RunFlowRequest, actions: ActionContext) -> RunState:
     )
 
 
+@dataclass(frozen=True)
+class Checkpoint:
+    """The run's state before a block, to undo it (barrier, budget)."""
+
+    variables: Variables
+    values: dict[str, Value]
+    messages: int
+    session_id: str
+
+
 class FlowRun:
     """One RunFlow call: numbers events and builds the finish event."""
 
@@ -54,9 +73,43 @@ class FlowRun:
         self.request = request
         self.blocks: dict[str, Block] = {b.id: b for b in request.flow.blocks}
         self.state = initial_state(request, actions)
-        self.max_steps = step_limit(request, actions.config.limits.max_steps)
+        limits = actions.config.limits
+        self.max_steps = step_limit(request, limits.max_steps)
+        self.budget = OutputBudget(
+            limits.max_run_bytes, limits.max_message_bytes, self._variables_bytes
+        )
         self.steps = 0
         self._sequence = 0
+
+    def _variables_bytes(self) -> int:
+        return FlowFinished(variables=self.state.variables.as_dict()).ByteSize()
+
+    def _checkpoint(self) -> Checkpoint:
+        state = self.state
+        return Checkpoint(
+            state.variables,
+            state.variables.snapshot(),
+            len(state.conversation.messages),
+            state.session_id,
+        )
+
+    def _undo(self, checkpoint: Checkpoint) -> None:
+        state = self.state
+        checkpoint.variables.restore(checkpoint.values)
+        state.variables = checkpoint.variables
+        del state.conversation.messages[checkpoint.messages :]
+        state.session_id = checkpoint.session_id
+        state.conversation.current_bot_session_id = checkpoint.session_id
+
+    async def _run_block(self, kind: BlockKind, block: Block, checkpoint: Checkpoint) -> Outcome:
+        """The block's outcome; behind the barrier, a failure undoes the block."""
+        try:
+            return await kind.run(block, self.state)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            self._undo(checkpoint)
+            return failed_block(kind, block, self.state.variables, error)
 
     def _numbered(self, event: RunFlowResponse, block_id: str) -> RunFlowResponse:
         self._sequence += 1
@@ -78,14 +131,25 @@ class FlowRun:
     def _first(self) -> tuple[Outcome, str]:
         """Where the run begins: the resume's outcome, or the start block."""
         resume = self.request.resume
-        if self.request.HasField("resume"):
-            block = self.blocks[resume.block_id]
+        if not self.request.HasField("resume"):
+            return Outcome(next=start_block_id(self.request.flow)), ""
+        block = self.blocks[resume.block_id]
+        checkpoint = self._checkpoint()
+        try:
             return wait_user_answer.resume(block, resume, self.state), block.id
-        return Outcome(next=start_block_id(self.request.flow)), ""
+        except Exception as error:
+            self._undo(checkpoint)
+            kind = KINDS["wait_user_answer"]
+            return failed_block(kind, block, self.state.variables, error), block.id
 
     async def events(self) -> AsyncIterator[RunFlowResponse]:
+        checkpoint = self._checkpoint()
         outcome, block_id = self._first()
         while True:
+            if not self.budget.admits(outcome.events, block_id):
+                self._undo(checkpoint)
+                yield self._finished(FlowStatus.FLOW_STATUS_OUTPUT_LIMIT_REACHED, block_id)
+                return
             for event in outcome.events:
                 yield self._numbered(event, block_id)
             if outcome.status is not None:
@@ -103,7 +167,10 @@ class FlowRun:
             block = self.blocks[outcome.next]
             block_id = block.id
             self.steps += 1
-            outcome = await RUNNERS[block.WhichOneof("kind") or ""](block, self.state)
+            checkpoint = self._checkpoint()
+            outcome = await self._run_block(
+                KINDS[block.WhichOneof("kind") or ""], block, checkpoint
+            )
 
 
 def run_flow(request: RunFlowRequest, actions: ActionContext) -> AsyncIterator[RunFlowResponse]:

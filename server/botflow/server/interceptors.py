@@ -1,9 +1,13 @@
 """Cross-cutting concerns of every RPC, as a grpc.aio server interceptor:
 a request id per call (taken from `x-request-id` metadata or generated, sent
-back as initial metadata) and one log line per finished call."""
+back as initial metadata), one log line per finished call with its real code
+(a call the client cancelled is CANCELLED), request bytes that do not decode
+answered INVALID_ARGUMENT, and a last resort for an exception that escaped
+every barrier (logged with its class, never its message)."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
@@ -12,6 +16,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeAlias, cast
 
 import grpc
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
 
 from botflow.server.logs import request_id
 from botflow.server.metrics import Metrics
@@ -38,6 +44,58 @@ async def _begin(context: grpc.aio.ServicerContext[Any, Any]) -> float:
     return time.monotonic()
 
 
+class Undecodable:
+    """Stands in for a request whose bytes are not a valid message, so the
+    call can be answered INVALID_ARGUMENT instead of gRPC's UNKNOWN."""
+
+    def __init__(self, message_name: str) -> None:
+        self.message_name = message_name
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+    name = getattr(getattr(deserializer, "__self__", None), "DESCRIPTOR", None)
+    message_name = getattr(name, "full_name", "request")
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception:  # protobuf's DecodeError, or anything a parser raises
+            return Undecodable(message_name)
+
+    return deserialize
+
+
+def _undecodable_status(request: Undecodable) -> grpc.Status:
+    description = f"the request bytes are not a valid {request.message_name} message"
+    status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=description)
+    status.details.add().Pack(
+        error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field="", description=description)
+            ]
+        )
+    )
+    converted: grpc.Status = rpc_status.to_status(status)
+    return converted
+
+
+async def _refuse_undecodable(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+    if isinstance(request, Undecodable):
+        await context.abort_with_status(_undecodable_status(request))
+
+
+async def _last_resort(context: grpc.aio.ServicerContext[Any, Any], error: Exception) -> None:
+    """An exception no barrier caught: a bug. Logged once by class; the caller
+    gets INTERNAL with the request id to quote, never the exception's text."""
+    log.error("unexpected error", extra={"error_type": type(error).__name__})
+    await context.abort(
+        grpc.StatusCode.INTERNAL,
+        f"botflow failed unexpectedly ({type(error).__name__}); request id {request_id.get()}",
+    )
+
+
 def _code_name(context: grpc.aio.ServicerContext[Any, Any], failed: bool) -> str:
     if context.cancelled():
         return "CANCELLED"
@@ -55,10 +113,12 @@ class _CallReport:
         self.metrics = metrics
 
     def finish(
-        self, context: grpc.aio.ServicerContext[Any, Any], started: float, failed: bool
+        self, context: grpc.aio.ServicerContext[Any, Any], started: float, known: str | None
     ) -> None:
+        """`known`: the code when the wrapper saw how the call ended (OK,
+        CANCELLED); otherwise the code the call was aborted with."""
         seconds = time.monotonic() - started
-        code = _code_name(context, failed)
+        code = known if known == "CANCELLED" else _code_name(context, known is None)
         self.metrics.rpc_finished(self.method, code, seconds)
         log.info(
             "rpc finished",
@@ -69,13 +129,21 @@ class _CallReport:
         self, behavior: Callable[[Any, Any], Awaitable[Any]]
     ) -> Callable[[Any, Any], Awaitable[Any]]:
         async def handler(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            started, failed = await _begin(context), True
+            started, code = await _begin(context), None
             try:
+                await _refuse_undecodable(request, context)
                 response = await behavior(request, context)
-                failed = False
+                code = "OK"
                 return response
+            except asyncio.CancelledError:
+                code = "CANCELLED"
+                raise
+            except grpc.aio.AbortError:
+                raise
+            except Exception as error:
+                await _last_resort(context, error)
             finally:
-                self.finish(context, started, failed)
+                self.finish(context, started, code)
 
         return handler
 
@@ -83,28 +151,42 @@ class _CallReport:
         async def handler(
             request: Any, context: grpc.aio.ServicerContext[Any, Any]
         ) -> AsyncIterator[Any]:
-            started, failed = await _begin(context), True
+            started, code = await _begin(context), None
             try:
+                await _refuse_undecodable(request, context)
                 async for item in behavior(request, context):
                     yield item
-                failed = False
+                code = "OK"
+            except (asyncio.CancelledError, GeneratorExit):
+                code = "CANCELLED"
+                raise
+            except grpc.aio.AbortError:
+                raise
+            except Exception as error:
+                await _last_resort(context, error)
             finally:
-                self.finish(context, started, failed)
+                self.finish(context, started, code)
 
         return handler
 
 
-def _rebuilt(handler: Handler, behavior: Callable[[Any, Any], Any]) -> Handler:
-    """The same RPC with its behaviour replaced (unary or server-streaming)."""
+def _rebuilt(
+    handler: Handler,
+    behavior: Callable[[Any, Any], Any],
+    deserializer: Callable[[bytes], Any] | None = None,
+) -> Handler:
+    """The same RPC with its behaviour (and maybe its request deserializer)
+    replaced (unary or server-streaming)."""
+    request_deserializer = deserializer or handler.request_deserializer
     if handler.unary_stream is not None:
         return grpc.unary_stream_rpc_method_handler(
             behavior,
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=request_deserializer,
             response_serializer=handler.response_serializer,
         )
     return grpc.unary_unary_rpc_method_handler(
         behavior,
-        request_deserializer=handler.request_deserializer,
+        request_deserializer=request_deserializer,
         response_serializer=handler.response_serializer,
     )
 
@@ -140,10 +222,12 @@ class RequestContextInterceptor(ServiceInterceptor):
 
     def wrap(self, method: str, handler: Handler, details: grpc.HandlerCallDetails) -> Handler:
         report = _CallReport(method, self._metrics)
+        tolerant = _tolerant(handler.request_deserializer)
         if handler.unary_stream is not None:
-            return _rebuilt(handler, report.stream(cast(StreamBehavior, handler.unary_stream)))
+            behavior = report.stream(cast(StreamBehavior, handler.unary_stream))
+            return _rebuilt(handler, behavior, tolerant)
         if handler.unary_unary is not None:
-            return _rebuilt(handler, report.unary(handler.unary_unary))
+            return _rebuilt(handler, report.unary(handler.unary_unary), tolerant)
         return handler
 
 

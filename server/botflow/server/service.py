@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,18 +13,16 @@ import httpx2
 from botflow.providers.egress import EgressPolicy
 from botflow.providers.registry import ProviderRegistry
 from botflow.server import defaults
+from botflow.server.barrier import failed_action
+from botflow.server.blocks import ACTION_KINDS, ActionReply, BlockKind
 from botflow.server.blocks.context import ActionContext
-from botflow.server.blocks.openai_action import run_openai_action
-from botflow.server.blocks.set_variable import set_variable
-from botflow.server.blocks.webhook import run_webhook_action
 from botflow.server.config import ServerConfig
 from botflow.server.engine import run_flow
-from botflow.server.flow_validation import validate_run_flow
 from botflow.server.metrics import Metrics
-from botflow.server.validation import ValidationContext, validate_execute_action
+from botflow.server.request_validation import validate_execute_action, validate_run_flow
+from botflow.server.validation import ValidationContext
 from botflow.server.variables import Variables
 from botflow.v1 import flow_service_pb2_grpc
-from botflow.v1.actions_pb2 import ActionOutcome, ActionResult
 from botflow.v1.flow_service_pb2 import (
     ExecuteActionRequest,
     ExecuteActionResponse,
@@ -40,6 +39,23 @@ def call_deadline(context: Context) -> float | None:
     if remaining is None:
         return None
     return time.monotonic() + remaining - defaults.DEADLINE_MARGIN_SECONDS
+
+
+async def execute_action(
+    kind: BlockKind, request: ExecuteActionRequest, variables: Variables, ctx: ActionContext
+) -> ActionReply:
+    """Run the request's action behind the failure barrier: an unexpected
+    exception is a failed action, with the variables as they were."""
+    assert kind.execute is not None, "ACTION_KINDS holds only kinds ExecuteAction accepts"
+    params = getattr(request.action, kind.name)
+    before = variables.snapshot()
+    try:
+        return await kind.execute(params, variables, request.conversation, ctx)
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:
+        variables.restore(before)
+        return failed_action(kind, params, variables, ctx, error)
 
 
 class FlowService(flow_service_pb2_grpc.FlowServiceServicer):
@@ -80,23 +96,11 @@ class FlowService(flow_service_pb2_grpc.FlowServiceServicer):
         if violations:
             await context.abort_with_status(violations.to_status())
         variables = Variables.assemble(request.variable_definitions, request.variables)
-        action = request.action
-        kind = action.WhichOneof("kind")
-        if kind == "set_variable":
-            applied = set_variable(
-                action.set_variable, variables, self._config.limits.max_text_bytes
-            )
-            return ExecuteActionResponse(
-                result=ActionResult(outcome=ActionOutcome.ACTION_OUTCOME_SUCCEEDED),
-                variables=variables.as_dict(),
-                warnings=[applied.warning] if applied.warning else [],
-            )
-        actions = self._action_context(context)
-        if kind == "webhook":
-            run = await run_webhook_action(action.webhook, variables, actions)
-        else:
-            run = await run_openai_action(action.openai, variables, request.conversation, actions)
-        return ExecuteActionResponse(result=run.result, variables=variables.as_dict())
+        kind = ACTION_KINDS[request.action.WhichOneof("kind") or ""]
+        reply = await execute_action(kind, request, variables, self._action_context(context))
+        return ExecuteActionResponse(
+            result=reply.result, variables=variables.as_dict(), warnings=reply.warnings
+        )
 
     async def RunFlow(
         self, request: RunFlowRequest, context: Context

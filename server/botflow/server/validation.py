@@ -6,13 +6,17 @@ the wrong field cannot come back in an error text.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import grpc
+from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
+from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -29,7 +33,6 @@ from botflow.v1.actions_pb2 import (
     WebhookAction,
 )
 from botflow.v1.conversation_pb2 import Conversation, Direction
-from botflow.v1.flow_service_pb2 import ExecuteActionRequest
 from botflow.v1.variables_pb2 import Value, VariableDefinition
 
 MAX_TEMPERATURE = 2.0
@@ -166,8 +169,6 @@ def check_openai_action(
         _check_text(v, f"{path}.{name}", text, limits)
     if action.history == HistoryMode.HISTORY_MODE_UNSPECIFIED:
         v.add(f"{path}.history", "must be set to a HISTORY_MODE_* value")
-    elif action.history not in HistoryMode.values():
-        v.add(f"{path}.history", "is not a known HISTORY_MODE_* value")
     check_variable_name(v, f"{path}.answer_variable", action.answer_variable, required=False)
     check_variable_name(v, f"{path}.error_variable", action.error_variable, required=False)
     provider = action.provider or ctx.default_provider
@@ -192,8 +193,6 @@ def check_set_variable(v: Violations, path: str, action: SetVariableAction) -> N
     check_variable_name(v, f"{path}.variable", action.variable, required=True)
     if action.operation == SetVariableOperation.SET_VARIABLE_OPERATION_UNSPECIFIED:
         v.add(f"{path}.operation", "must be set to a SET_VARIABLE_OPERATION_* value")
-    elif action.operation not in SetVariableOperation.values():
-        v.add(f"{path}.operation", "is not a known SET_VARIABLE_OPERATION_* value")
 
 
 # RFC 9110 token characters: what a header name may be made of.
@@ -203,8 +202,6 @@ HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 def check_webhook_action(v: Violations, path: str, action: WebhookAction, limits: Limits) -> None:
     if action.method == HttpMethod.HTTP_METHOD_UNSPECIFIED:
         v.add(f"{path}.method", "must be set to an HTTP_METHOD_* value")
-    elif action.method not in HttpMethod.values():
-        v.add(f"{path}.method", "is not a known HTTP_METHOD_* value")
     if not action.url.strip():
         v.add(f"{path}.url", "is required")
     elif not placeholders(action.url):
@@ -224,18 +221,58 @@ def check_webhook_action(v: Violations, path: str, action: WebhookAction, limits
     check_variable_name(v, f"{path}.error_variable", action.error_variable, required=False)
 
 
-def validate_execute_action(request: ExecuteActionRequest, ctx: ValidationContext) -> Violations:
-    v = Violations()
-    kind = request.action.WhichOneof("kind")
-    if kind is None:
-        v.add("action", "exactly one action (openai, webhook, set_variable) must be set")
-    elif kind == "openai":
-        check_openai_action(v, "action.openai", request.action.openai, ctx)
-    elif kind == "set_variable":
-        check_set_variable(v, "action.set_variable", request.action.set_variable)
-    elif kind == "webhook":
-        check_webhook_action(v, "action.webhook", request.action.webhook, ctx.limits)
-    check_variables(v, "variables", request.variables, ctx.limits)
-    check_definitions(v, "variable_definitions", request.variable_definitions, ctx.limits)
-    check_conversation(v, "conversation", request.conversation, ctx.limits)
-    return v
+def _reaches_enum(descriptor: Descriptor, seen: frozenset[str] = frozenset()) -> bool:
+    """Whether a message of this type can hold an enum field at any depth."""
+    if descriptor.full_name in seen:
+        return False
+    for f in descriptor.fields:
+        if f.enum_type is not None:
+            return True
+        if f.message_type is not None and _reaches_enum(
+            f.message_type, seen | {descriptor.full_name}
+        ):
+            return True
+    return False
+
+
+@functools.cache
+def _enum_fields(descriptor: Descriptor) -> tuple[FieldDescriptor, ...]:
+    """The fields worth walking for enums: enums, and messages that hold some."""
+    return tuple(
+        f
+        for f in descriptor.fields
+        if f.enum_type is not None or (f.message_type is not None and _reaches_enum(f.message_type))
+    )
+
+
+def _enum_prefix(enum: EnumDescriptor) -> str:
+    return enum.values_by_number[0].name.removesuffix("UNSPECIFIED")
+
+
+def _check_enum(v: Violations, path: str, enum: EnumDescriptor, number: int) -> None:
+    if number not in enum.values_by_number:
+        v.add(path, f"is not a known {_enum_prefix(enum)}* value")
+
+
+def check_enums(v: Violations, message: Message, path: str = "") -> None:
+    """Every enum field at any depth holds a number its enum defines. Proto3
+    enums are open, so a client can send 99; no code past validation sees it."""
+    for member in _enum_fields(message.DESCRIPTOR):
+        where = f"{path}.{member.name}" if path else member.name
+        value = getattr(message, member.name)
+        if member.message_type is not None and member.message_type.GetOptions().map_entry:
+            value_field = member.message_type.fields_by_name["value"]
+            for key in sorted(value):
+                _check_member(v, key_path(where, str(key)), value_field, value[key])
+        elif member.is_repeated:
+            for i, item in enumerate(value):
+                _check_member(v, f"{where}[{i}]", member, item)
+        elif member.message_type is None or message.HasField(member.name):
+            _check_member(v, where, member, value)
+
+
+def _check_member(v: Violations, path: str, member: FieldDescriptor, value: Any) -> None:
+    if member.enum_type is not None:
+        _check_enum(v, path, member.enum_type, value)
+    else:
+        check_enums(v, value, path)

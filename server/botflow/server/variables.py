@@ -96,3 +96,11 @@ class Variables:
 
     def as_dict(self) -> dict[str, Value]:
         return dict(self._values)
+
+    def snapshot(self) -> dict[str, Value]:
+        """The current values, for `restore`: cheap, since `set` stores a
+        fresh copy and no stored Value is changed in place."""
+        return dict(self._values)
+
+    def restore(self, snapshot: dict[str, Value]) -> None:
+        self._values = dict(snapshot)
