@@ -107,7 +107,8 @@ export interface FlowFinished {
     | 'FLOW_STATUS_COMPLETED'
     | 'FLOW_STATUS_WAITING_FOR_ANSWER'
     | 'FLOW_STATUS_RESTARTED'
-    | 'FLOW_STATUS_STEP_LIMIT_REACHED';
+    | 'FLOW_STATUS_STEP_LIMIT_REACHED'
+    | 'FLOW_STATUS_OUTPUT_LIMIT_REACHED';
   variables?: Variables;
   resumeBlockId?: string;
   botSessionId?: string;
