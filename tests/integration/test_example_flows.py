@@ -147,7 +147,8 @@ def prompt_of(flow: Flow, block_id: str) -> str:
 
 # --- Support triage -----------------------------------------------------------------
 
-TRIAGE_DEFAULTS = {"contact name": "there", "openai key": "sk-replace-me"}
+# "openai key" is secret (the token names it): never among the returned variables.
+TRIAGE_DEFAULTS = {"contact name": "there"}
 GREETING = "Hi there! What can we help you with today?"
 
 
@@ -243,7 +244,6 @@ async def test_support_triage_openai_failure_hands_over_with_a_note(
             "",
             {
                 "contact name": "Ana",
-                "openai key": "sk-replace-me",
                 "issue": "I was charged twice",
                 "triage error": error,
             },
@@ -368,7 +368,7 @@ async def test_lead_qualification_scores_hot_leads_and_nurtures_the_rest(
 
 # --- FAQ ----------------------------------------------------------------------------
 
-FAQ_DEFAULTS = {"openai key": "sk-replace-me", "questions": 0}
+FAQ_DEFAULTS = {"questions": 0}
 INTRO = "Ask me anything about Acme Outdoor: delivery, returns, sizes."
 ANYTHING_ELSE = "Anything else?"
 HANDOVER = "Let me pass you to an agent for anything more."

@@ -263,3 +263,18 @@ async def test_the_run_budget_is_a_setting() -> None:
     assert events[-1].finished.status == FlowStatus.FLOW_STATUS_OUTPUT_LIMIT_REACHED
     assert sum(e.ByteSize() for e in events) <= 50_000
     assert sum(e.ByteSize() for e in events) > 40_000, "the budget is used, not refused early"
+
+
+async def test_an_execute_action_response_past_the_send_limit_fails_the_action() -> None:
+    """The answer would make the response larger than the message limit: the
+    action fails (the caller still gets its result), not the call."""
+    config = dataclasses.replace(TEST_CONFIG, limits=Limits(max_message_bytes=20_000))
+    request = openai_request(variables={"a": text("x" * 15_000)}, answer_variable="answer")
+    request.action.openai.provider_options["reply"] = "{{a}}"
+    async with serving(config) as running, grpc.aio.insecure_channel(running.target) as ch:
+        response = await FlowServiceStub(ch).ExecuteAction(request, timeout=10)
+    assert response.result.outcome == ActionOutcome.ACTION_OUTCOME_FAILED
+    assert response.result.error_kind == ErrorKind.ERROR_KIND_BAD_RESPONSE
+    assert "message limit of 20000 bytes" in response.result.error
+    assert "answer" not in response.variables, "the answer is not stored"
+    assert response.ByteSize() <= 20_000

@@ -3,20 +3,36 @@ OpenAI-compatible server: history on the wire, deadlines, and secrets."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import pytest
 
 from botflow.client import field_violations
-from botflow.server.config import ServerConfig
+from botflow.server.app import serving
+from botflow.server.config import Limits, ServerConfig
 from botflow.v1.actions_pb2 import ActionOutcome, ErrorKind, HistoryMode
 from botflow.v1.flow_service_pb2 import ExecuteActionRequest
+from botflow.v1.flow_service_pb2_grpc import FlowServiceStub
 from botflow.v1.variables_pb2 import Value
+from tests.integration.conftest import TEST_CONFIG
 from tests.integration.helpers import RECEIVED, SENT, conversation, openai_request
-from tests.support.openai_stub import Drop, Fail, Malformed, OpenAIStub, Reply, Stall
+from tests.support.openai_stub import (
+    Drop,
+    Fail,
+    Malformed,
+    OpenAIStub,
+    RawBody,
+    RawJson,
+    Reply,
+    Stall,
+    completion_body,
+    gzip_bomb,
+)
 
 if TYPE_CHECKING:
     from botflow.v1.flow_service_pb2_grpc import FlowServiceAsyncStub
@@ -184,3 +200,118 @@ async def test_token_never_echoed_in_invalid_argument(
     assert TOKEN not in str(error.details())
     assert TOKEN not in str(field_violations(error))
     assert TOKEN not in caplog.text
+
+
+# -- odd input and a hostile provider, end to end -------------------------------------
+
+
+async def test_token_pasted_with_a_newline_is_sent_trimmed(stub: FlowServiceAsyncStub) -> None:
+    async with OpenAIStub(Reply("trimmed")) as stub_server:
+        request = _request(
+            stub_server, token="{{key}}", variables={"key": Value(text=f"  {TOKEN}\n")}
+        )
+        response = await stub.ExecuteAction(request, timeout=10)
+        [sent] = stub_server.chat_requests
+    assert response.result.outcome == ActionOutcome.ACTION_OUTCOME_SUCCEEDED
+    assert response.result.attempts == 1
+    assert sent.bearer == TOKEN
+
+
+async def test_token_a_header_cannot_carry_is_refused_without_a_request(
+    stub: FlowServiceAsyncStub,
+) -> None:
+    async with OpenAIStub() as stub_server:
+        request = _request(stub_server, token="sk-tést-SECRET", max_attempts=3)
+        response = await stub.ExecuteAction(request, timeout=10)
+        assert stub_server.requests == []
+    assert response.result.error_kind == ErrorKind.ERROR_KIND_BAD_REQUEST
+    assert response.result.attempts == 1
+    assert response.result.error == (
+        "BadRequest: the token contains characters an HTTP header cannot carry"
+    )
+
+
+async def test_prompt_too_long_after_rendering_is_bad_request(stub: FlowServiceAsyncStub) -> None:
+    third = Value(text="v" * 30_000)
+    async with OpenAIStub() as stub_server:
+        request = _request(
+            stub_server, prompt="{{a}}{{b}}{{c}}", variables={"a": third, "b": third, "c": third}
+        )
+        response = await stub.ExecuteAction(request, timeout=10)
+        assert stub_server.requests == []
+    assert response.result.error_kind == ErrorKind.ERROR_KIND_BAD_REQUEST
+    assert response.result.attempts == 0
+    assert response.result.error == (
+        "BadRequest: the prompt is longer than 65536 bytes after filling in variables"
+    )
+
+
+GZIP_BOMB = RawBody(
+    gzip_bomb(256 * 1024 * 1024),
+    headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+)
+
+
+async def test_gzip_bomb_is_bad_response(stub: FlowServiceAsyncStub) -> None:
+    async with OpenAIStub(default=GZIP_BOMB) as stub_server:
+        response = await stub.ExecuteAction(_request(stub_server, max_attempts=3), timeout=10)
+        assert len(stub_server.chat_requests) == 1
+    assert response.result.error_kind == ErrorKind.ERROR_KIND_BAD_RESPONSE
+    assert response.result.attempts == 1
+    assert response.result.error == (
+        "BadResponse: the provider's answer is larger than 1048576 bytes"
+    )
+
+
+async def test_answer_cap_is_the_servers_max_response_bytes() -> None:
+    config = dataclasses.replace(TEST_CONFIG, limits=Limits(max_response_bytes=2048))
+    body = json.dumps(completion_body(Reply("z" * 4096), "gpt-test")).encode()
+    async with (
+        serving(config) as server,
+        grpc.aio.insecure_channel(server.target) as channel,
+        OpenAIStub(default=RawBody(body)) as stub_server,
+    ):
+        client: FlowServiceAsyncStub = FlowServiceStub(channel)
+        response = await client.ExecuteAction(_request(stub_server), timeout=10)
+    assert response.result.error == "BadResponse: the provider's answer is larger than 2048 bytes"
+
+
+def _hostile_completion() -> dict[str, Any]:
+    body = completion_body(Reply("x"), "gpt-test")
+    body["choices"][0]["message"]["content"] = "half a pair: \ud83d, done"
+    body["model"] = "m" * 1_000_000
+    body["usage"] = {"prompt_tokens": 2**40, "completion_tokens": -5, "total_tokens": 2**64}
+    return body
+
+
+async def test_hostile_answer_still_makes_a_valid_response(stub: FlowServiceAsyncStub) -> None:
+    async with OpenAIStub(default=RawJson(_hostile_completion())) as stub_server:
+        request = _request(stub_server, model="gpt-requested", answer_variable="a")
+        response = await stub.ExecuteAction(request, timeout=10)
+    result = response.result
+    assert result.outcome == ActionOutcome.ACTION_OUTCOME_SUCCEEDED
+    assert result.answer == "half a pair: \ufffd, done"
+    assert response.variables["a"] == Value(text="half a pair: \ufffd, done")
+    assert result.model == "gpt-requested"
+    usage = result.usage
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (0, 0, 0)
+
+
+async def test_answer_over_the_text_limit_fails_the_action() -> None:
+    # The fake provider cannot answer past the limit any more (its reply
+    # option is held to it), so the real provider and the stub show the rule.
+    limit = 200
+    config = dataclasses.replace(TEST_CONFIG, limits=Limits(max_text_bytes=limit))
+    async with (
+        serving(config) as server,
+        grpc.aio.insecure_channel(server.target) as channel,
+        OpenAIStub(Reply("x" * (limit + 1)), Reply("x" * limit)) as stub_server,
+    ):
+        client: FlowServiceAsyncStub = FlowServiceStub(channel)
+        over = await client.ExecuteAction(_request(stub_server, answer_variable="a"), timeout=10)
+        at = await client.ExecuteAction(_request(stub_server, answer_variable="a"), timeout=10)
+    assert over.result.error == (
+        f"BadResponse: the answer is longer than the server limit of {limit} bytes"
+    )
+    assert "a" not in over.variables
+    assert at.variables["a"] == Value(text="x" * limit)

@@ -38,14 +38,24 @@ async def small_stub() -> AsyncIterator[FlowServiceAsyncStub]:
         yield FlowServiceStub(channel)
 
 
-async def test_an_answer_over_the_limit_fails_the_action(small_stub: FlowServiceAsyncStub) -> None:
-    request = openai_request(answer_variable="a", provider_options={"reply": "x" * (LIMIT + 1)})
+async def test_a_provider_option_over_the_limit_after_rendering_fails_the_action(
+    small_stub: FlowServiceAsyncStub,
+) -> None:
+    """Each option is within the limit as written; filled in, it is not. (An
+    answer over the limit, from a real provider, is in test_openai_rpc.py.)"""
+    request = openai_request(
+        answer_variable="a",
+        provider_options={"reply": "{{half}}{{half}}"},
+        variables={"half": Value(text="x" * (LIMIT // 2 + 1))},
+    )
     response = await small_stub.ExecuteAction(request, timeout=10)
     assert response.result.outcome == ActionOutcome.ACTION_OUTCOME_FAILED
-    assert response.result.error_kind == ErrorKind.ERROR_KIND_BAD_RESPONSE
+    assert response.result.error_kind == ErrorKind.ERROR_KIND_BAD_REQUEST
     assert response.result.error == (
-        f"BadResponse: the answer is longer than the server limit of {LIMIT} bytes"
+        f"BadRequest: the provider option reply is longer than {LIMIT} bytes"
+        " after filling in variables"
     )
+    assert response.result.attempts == 0
     assert "a" not in response.variables
 
 

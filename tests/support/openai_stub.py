@@ -28,14 +28,22 @@ Steps:
 - `Malformed`: a body that is not valid JSON (200 and `application/json` by
   default).
 - `RawJson`: any JSON body and status, e.g. a completion with no choices.
+- `RawBody`: any bytes with any status and headers, sent as they are (a gzip
+  body with `Content-Encoding: gzip`, bytes that are not UTF-8, ...).
+  `gzip_bomb(n)` makes a small gzip body that inflates to n bytes.
+- `Flood`: a body streamed piece by piece, plain or compressed on the fly, for
+  as long as the client reads; `stub.streamed` counts the bytes written.
+- `Drip`: a body sent one byte at a time with a pause between bytes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import json
 import time
+import zlib
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -48,10 +56,13 @@ from tests.support.loopback_server import LoopbackServer
 
 __all__ = [
     "CHAT_COMPLETIONS_PATH",
+    "Drip",
     "Drop",
     "Fail",
+    "Flood",
     "Malformed",
     "OpenAIStub",
+    "RawBody",
     "RawJson",
     "RecordedRequest",
     "Reply",
@@ -59,6 +70,7 @@ __all__ = [
     "Step",
     "completion_body",
     "error_body",
+    "gzip_bomb",
 ]
 
 CHAT_COMPLETIONS_PATH = "/v1/chat/completions"
@@ -118,7 +130,36 @@ class Drop:
     send_headers: bool = True
 
 
-Answer: TypeAlias = Reply | Fail | Malformed | RawJson | Drop
+@dataclass(frozen=True)
+class RawBody:
+    """Bytes sent as they are, with the given status and headers."""
+
+    body: bytes
+    status: int = 200
+    headers: Mapping[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
+
+
+@dataclass(frozen=True)
+class Flood:
+    """`piece` repeated until `decoded_bytes` went out or the client stopped
+    reading; with `encoding` ("gzip" or "deflate") compressed on the fly and
+    labelled with Content-Encoding. No Content-Length (chunked)."""
+
+    decoded_bytes: int
+    encoding: str | None = None
+    piece: bytes = b" " * 65536
+
+
+@dataclass(frozen=True)
+class Drip:
+    """`body` one byte at a time, `interval` seconds apart, with a
+    Content-Length for all of it."""
+
+    body: bytes
+    interval: float = 0.05
+
+
+Answer: TypeAlias = Reply | Fail | Malformed | RawJson | RawBody | Flood | Drip | Drop
 
 
 @dataclass(frozen=True)
@@ -185,12 +226,31 @@ def error_body(message: str, type_: str, code: str | None) -> dict[str, Any]:
     return {"error": {"message": message, "type": type_, "param": None, "code": code}}
 
 
+def _compressor(encoding: str) -> zlib._Compress:
+    wbits = {"gzip": zlib.MAX_WBITS | 16, "deflate": zlib.MAX_WBITS}[encoding]
+    return zlib.compressobj(9, zlib.DEFLATED, wbits)
+
+
+@functools.cache
+def gzip_bomb(decoded_bytes: int, piece: bytes = b" " * 65536) -> bytes:
+    """A gzip body that inflates to `decoded_bytes` (about 1000:1), built
+    without ever holding the inflated text."""
+    compressor = _compressor("gzip")
+    parts: list[bytes] = []
+    for offset in range(0, decoded_bytes, len(piece)):
+        parts.append(compressor.compress(piece[: decoded_bytes - offset]))
+    parts.append(compressor.flush())
+    return b"".join(parts)
+
+
 class OpenAIStub(LoopbackServer):
     """A scripted OpenAI-compatible server on 127.0.0.1 (an async context manager)."""
 
     def __init__(self, *steps: Step, default: Step | None = None) -> None:
         super().__init__()
         self.requests: list[RecordedRequest] = []
+        # Bytes written so far by each Flood or Drip answer, in order; live.
+        self.streamed: list[int] = []
         self.default: Step = default if default is not None else Reply()
         self._steps: deque[Step] = deque(steps)
 
@@ -287,6 +347,12 @@ class OpenAIStub(LoopbackServer):
             return web.Response(
                 text=answer.body, status=answer.status, content_type=answer.content_type
             )
+        if isinstance(answer, RawBody):
+            return web.Response(body=answer.body, status=answer.status, headers=answer.headers)
+        if isinstance(answer, Flood):
+            return await self._flood(request, answer)
+        if isinstance(answer, Drip):
+            return await self._drip(request, answer)
         if answer.send_headers:
             response = web.StreamResponse(
                 status=200,
@@ -299,6 +365,48 @@ class OpenAIStub(LoopbackServer):
             if answer.partial:
                 await response.write(answer.partial)
         return await self._abort(request)
+
+    async def _flood(self, request: web.Request, flood: Flood) -> web.StreamResponse:
+        headers = {"Content-Type": "application/json"}
+        if flood.encoding:
+            headers["Content-Encoding"] = flood.encoding
+        response = web.StreamResponse(status=200, headers=headers)
+        await response.prepare(request)
+        index = self._start_stream()
+        compressor = _compressor(flood.encoding) if flood.encoding else None
+        for offset in range(0, flood.decoded_bytes, len(flood.piece)):
+            piece = flood.piece[: flood.decoded_bytes - offset]
+            if compressor is not None:
+                # Flushed piece by piece: zlib would otherwise hold the output
+                # back for megabytes, and the client would wait for nothing.
+                piece = compressor.compress(piece) + compressor.flush(zlib.Z_SYNC_FLUSH)
+            await self._send(response, index, piece)
+            await asyncio.sleep(0)
+        if compressor is not None:
+            await self._send(response, index, compressor.flush())
+        await response.write_eof()
+        return response
+
+    async def _drip(self, request: web.Request, drip: Drip) -> web.StreamResponse:
+        headers = {"Content-Type": "application/json", "Content-Length": str(len(drip.body))}
+        response = web.StreamResponse(status=200, headers=headers)
+        await response.prepare(request)
+        index = self._start_stream()
+        for byte in drip.body:
+            if await self._stall(drip.interval):
+                return await self._abort(request)
+            await self._send(response, index, bytes((byte,)))
+        await response.write_eof()
+        return response
+
+    def _start_stream(self) -> int:
+        self.streamed.append(0)
+        return len(self.streamed) - 1
+
+    async def _send(self, response: web.StreamResponse, index: int, data: bytes) -> None:
+        if data:
+            await response.write(data)
+            self.streamed[index] += len(data)
 
     async def _abort(self, request: web.Request) -> web.StreamResponse:
         transport = request.transport

@@ -81,6 +81,12 @@ from tests.conftest import LoopbackOnlyBackend
         ("2001:db8::1", "private"),  # documentation
         ("::127.0.0.1", "reserved"),  # deprecated IPv4-compatible
         ("64:ff9b:1::a00:1", "reserved"),  # local-use NAT64, not the well-known prefix
+        ("fec0::1", "reserved"),  # deprecated site-local; Python's ipaddress calls it global
+        ("fefe:1::1", "reserved"),
+        ("3ffe:831f::1", "reserved"),  # 6bone, returned to IANA
+        ("3fff::1", "reserved"),  # documentation (RFC 9637)
+        ("192.88.99.1", "reserved"),  # deprecated 6to4 relay anycast
+        ("2002:c058:6301::", "reserved"),  # 6to4 of 192.88.99.1
         # IPv4 embedded in IPv6 is judged as the IPv4 address it carries
         ("::ffff:127.0.0.1", "loopback"),
         ("::ffff:10.0.0.1", "private"),
@@ -346,6 +352,35 @@ async def test_unresolvable_host_is_a_connection_failure(answer: list[str] | OSE
 # allowlist is matched against the address exactly as resolved, without
 # unwrapping IPv4-mapped / 6to4 / NAT64 forms (address_class does unwrap them,
 # so an unmatched embedded address still gets refused: the policy fails closed).
+
+
+@pytest.mark.parametrize(
+    ("host", "port"), [("8.8.8.8", 0), ("8.8.8.8", 65536), ("a.example", 99999)]
+)
+async def test_a_port_out_of_range_is_a_connection_failure_without_lookup(
+    host: str, port: int
+) -> None:
+    # The socket layer would raise a bare OverflowError inside an ExceptionGroup.
+    resolver = FakeResolver()
+    with pytest.raises(httpcore2.ConnectError) as caught:
+        await policy_with(resolver).checked_address(host, port)
+    assert str(caught.value) == f"{host}: port {port} is out of range"
+    assert resolver.calls == []
+
+
+async def test_the_largest_port_is_allowed() -> None:
+    assert await policy_with(FakeResolver()).checked_address("8.8.8.8", 65535) == "8.8.8.8"
+
+
+@pytest.mark.parametrize("host", ["a" * 64 + ".example", "a..example"])
+async def test_a_name_the_idna_codec_refuses_is_a_connection_failure(host: str) -> None:
+    # The real resolver, so the codec behind getaddrinfo meets the name; it
+    # refuses before any lookup leaves the machine.
+    policy = EgressPolicy()
+    with pytest.raises(httpcore2.ConnectError) as caught:
+        await policy.checked_address(host, 80)
+    assert str(caught.value) == f"{host} could not be resolved"
+    assert isinstance(caught.value.__context__, UnicodeError)
 
 
 async def test_ipv4_cidr_does_not_match_mapped_or_embedded_ipv6() -> None:

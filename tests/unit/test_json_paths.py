@@ -11,6 +11,7 @@ from botflow.server.json_paths import (
     PathNotFoundError,
     PathSyntaxError,
     extract,
+    nesting_depth,
     parse_path,
     render_json,
 )
@@ -310,3 +311,60 @@ def test_wildcard_keeps_big_integer_ids_exact() -> None:
 )
 def test_render_json(value: object, expected: str) -> None:
     assert render_json(value) == expected
+
+
+# --- nesting_depth -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "depth"),
+    [
+        ("", 0),
+        ("1", 0),
+        ('"text"', 0),
+        ("[]", 1),
+        ("{}", 1),
+        ('{"a": [1, {"b": [[]]}]}', 5),
+        ("[[1], [2, [3]], []]", 3),
+        ("[] [] []", 1),
+        # Brackets inside strings do not count, escaped quotes included.
+        ('"[[[{{{"', 0),
+        ('["]]]", "[[[["]', 1),
+        ('["\\"[[', 1),  # an escaped quote: the string goes on
+        ('"\\\\"[[', 2),  # an escaped backslash: the string ends
+        ('{"k\\"[": [1]}', 2),
+        # Invalid JSON: at least what a parser reaches before it fails.
+        ("[[[[", 4),
+        ("]]]][[", 0),
+        ('"unterminated [[[', 0),
+        ("[1, 2", 1),
+    ],
+)
+def test_nesting_depth(text: str, depth: int) -> None:
+    assert nesting_depth(text) == depth
+
+
+def test_nesting_depth_of_a_document_too_deep_to_parse() -> None:
+    # json.loads would raise RecursionError on these.
+    assert nesting_depth("[" * 100_000 + "]" * 100_000) == 100_000
+    assert nesting_depth('{"a":' * 50_000 + "1" + "}" * 50_000) == 50_000
+    assert nesting_depth("[{" * 30_000) == 60_000
+
+
+def test_nesting_depth_of_unbalanced_quotes_is_linear() -> None:
+    # An unterminated string swallows the rest in one match; a scan that
+    # restarted at every quote would take hours on these.
+    assert nesting_depth('"' + '\\"' * 300_000 + "[") == 0
+    assert nesting_depth('"\\' * 300_000) == 0
+    assert nesting_depth('["' * 300_000) == 150_000  # [ "[" [ "[" …
+
+
+def test_extract_and_render_stay_flat_on_wide_documents() -> None:
+    # Width costs no recursion: [*] over many items and long paths are loops.
+    wide = {"items": [{"v": [i]} for i in range(20_000)]}
+    assert len(get("items[*].v[0]", wide).list.items) == 20_000
+    deep: object = "leaf"
+    for _ in range(60):
+        deep = {"a": deep}
+    assert get(".".join(["a"] * 60), deep) == text_value("leaf")
+    assert render_json(deep).count("{") == 60

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from botflow.providers.base import Completion, CompletionRequest, Provider, Usage
+from botflow.providers.errors import BadRequestError
 from botflow.providers.fake import FakeProvider
 from botflow.providers.registry import ProviderRegistry
 from botflow.server.blocks.context import ActionContext
@@ -111,7 +112,7 @@ async def test_success_without_answer_variable_only_writes_error_variable() -> N
     run_, variables = await run(make_action(answer_variable=""))
     assert run_.result.answer == "what time is it"
     assert run_.changes == [(ERROR_VARIABLE, text_value(""))]
-    assert set(variables.as_dict()) == {ERROR_VARIABLE}
+    assert set(variables.public_values()) == {ERROR_VARIABLE}
 
 
 async def test_custom_error_variable() -> None:
@@ -254,7 +255,7 @@ async def test_token_never_leaks(caplog: pytest.LogCaptureFixture) -> None:
         run_, variables = await run(make_action(provider_options={"fail": fail}))
         outcomes.append(run_.result.outcome)
         assert TOKEN.encode() not in run_.result.SerializeToString()
-        for name, value in variables.as_dict().items():
+        for name, value in variables.public_values().items():
             assert TOKEN not in name
             assert TOKEN.encode() not in value.SerializeToString()
         for _, value in run_.changes:
@@ -357,3 +358,152 @@ async def test_elapsed_is_reported() -> None:
     run_, _ = await run(make_action(provider_options={"latency_ms": "30"}))
     elapsed = run_.result.elapsed.ToTimedelta().total_seconds()
     assert 0.03 <= elapsed <= time.monotonic() - started
+
+
+# -- rendered values ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pasted", [f"{TOKEN} ", f"{TOKEN}\n", f"\t {TOKEN}\r\n"])
+async def test_rendered_token_is_trimmed(pasted: str) -> None:
+    recorder = RecordingProvider()
+    variables = Variables({"api key": text_value(pasted)})
+    run_, _ = await run(
+        make_action(token="{{api key}}", provider="recording"),
+        variables,
+        context(recording=recorder),
+    )
+    assert run_.result.outcome == ActionOutcome.ACTION_OUTCOME_SUCCEEDED
+    assert recorder.requests[0].token == TOKEN
+
+
+A_THIRD = "x" * (64 * 1024 // 3 + 1)  # three of them are one byte too many
+
+
+@pytest.mark.parametrize(
+    ("fields", "what"),
+    [
+        ({"prompt": "{{a}}{{b}}{{c}}"}, "the prompt"),
+        ({"token": "sk-{{a}}{{b}}{{c}}"}, "the token"),
+        ({"provider_options": {"style": "{{a}}{{b}}{{c}}"}}, "the provider option style"),
+        ({"provider_options": {"odd key!": "{{a}}{{b}}{{c}}"}}, "a provider option"),
+    ],
+    ids=["prompt", "token", "option", "odd-option-name"],
+)
+async def test_too_long_after_rendering_is_bad_request(fields: dict[str, Any], what: str) -> None:
+    recorder = RecordingProvider()
+    variables = Variables({n: text_value(A_THIRD) for n in "abc"})
+    variables.set("answer", text_value("previous"))
+    run_, variables = await run(
+        make_action(provider="recording", **fields), variables, context(recording=recorder)
+    )
+    assert_failed(run_, ErrorKind.ERROR_KIND_BAD_REQUEST, 0)
+    assert run_.result.error == (
+        f"BadRequest: {what} is longer than 65536 bytes after filling in variables"
+    )
+    assert recorder.requests == []
+    assert variables.render("answer") == "previous"
+    assert A_THIRD not in run_.result.error
+
+
+async def test_rendered_limit_is_the_servers_text_limit() -> None:
+    recorder = RecordingProvider()
+    variables = Variables({"a": text_value("12345")})
+    ctx = context(Limits(max_text_bytes=10), recording=recorder)
+    short = {"provider": "recording", "token": "sk-1"}
+    await run(make_action(prompt="{{a}}{{a}}", **short), variables, ctx)
+    assert recorder.requests[0].messages[0].content == "1234512345"
+    over, _ = await run(make_action(prompt="{{a}}{{a}}!", **short), variables, ctx)
+    assert over.result.error == (
+        "BadRequest: the prompt is longer than 10 bytes after filling in variables"
+    )
+    assert len(recorder.requests) == 1
+
+
+# -- whatever the provider returns, the result serializes --------------------------
+
+
+class ScriptedProvider:
+    """Returns the completion it was given, or raises the error."""
+
+    name = "scripted"
+
+    def __init__(self, completion: Completion | None = None, error: Exception | None = None):
+        self.completion = completion
+        self.error = error
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        if self.error is not None:
+            raise self.error
+        assert self.completion is not None
+        return self.completion
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def run_scripted(provider: ScriptedProvider) -> ActionRun:
+    run_, _ = await run(
+        make_action(provider="scripted", model="requested-model"),
+        ctx=context(scripted=provider),
+    )
+    run_.result.SerializeToString()  # the rule: never raises
+    for _, value in run_.changes:
+        value.SerializeToString()
+    return run_
+
+
+@pytest.mark.parametrize(
+    ("usage", "expected"),
+    [
+        (Usage(2**40, 5, 2**40 + 5), (0, 5, 0)),
+        (Usage(2**32 - 1, 0, 2**32 - 1), (2**32 - 1, 0, 2**32 - 1)),
+        (Usage(2**32, 1, 2**64), (0, 1, 0)),
+        (Usage(-1, 3, -2), (0, 3, 0)),
+    ],
+    ids=["2**40", "uint32-max", "2**32", "negative"],
+)
+async def test_usage_that_a_uint32_cannot_hold_counts_zero(
+    usage: Usage, expected: tuple[int, int, int]
+) -> None:
+    run_ = await run_scripted(ScriptedProvider(Completion("ok", usage, "m")))
+    got = run_.result.usage
+    assert run_.result.outcome == ActionOutcome.ACTION_OUTCOME_SUCCEEDED
+    assert (got.prompt_tokens, got.completion_tokens, got.total_tokens) == expected
+
+
+async def test_lone_surrogates_become_replacement_characters() -> None:
+    completion = Completion("a\ud800b\udfff", Usage(), model="gpt-\udc80")
+    run_ = await run_scripted(ScriptedProvider(completion))
+    assert run_.result.answer == "a\ufffdb\ufffd"
+    assert run_.result.model == "gpt-\ufffd"
+    assert run_.changes[0] == ("answer", text_value("a\ufffdb\ufffd"))
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [("m" * 256, "m" * 256), ("m" * 257, "requested-model"), ("m" * 1_000_000, "requested-model")],
+    ids=["256", "257", "1M"],
+)
+async def test_long_model_names_are_not_kept(model: str, expected: str) -> None:
+    run_ = await run_scripted(ScriptedProvider(Completion("ok", Usage(), model)))
+    assert run_.result.model == expected
+
+
+async def test_answer_that_is_not_text_is_bad_response() -> None:
+    broken = Completion(None, Usage(), "m")  # type: ignore[arg-type]
+    run_ = await run_scripted(ScriptedProvider(broken))
+    assert_failed(run_, ErrorKind.ERROR_KIND_BAD_RESPONSE, 1)
+    assert run_.result.error == "BadResponse: the provider's answer has no text"
+
+
+async def test_answer_over_the_text_limit_after_replacement_is_bad_response() -> None:
+    # A lone surrogate cannot even be measured in UTF-8 before it is replaced.
+    text = "\ud800" * (64 * 1024)
+    run_ = await run_scripted(ScriptedProvider(Completion(text, Usage(), "m")))
+    assert_failed(run_, ErrorKind.ERROR_KIND_BAD_RESPONSE, 1)
+
+
+async def test_plugin_error_detail_with_surrogates_serializes() -> None:
+    run_ = await run_scripted(ScriptedProvider(error=BadRequestError("bad \ud800 thing")))
+    assert_failed(run_, ErrorKind.ERROR_KIND_BAD_REQUEST, 1)
+    assert run_.result.error == "BadRequest: bad \ufffd thing"

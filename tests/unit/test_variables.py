@@ -107,7 +107,7 @@ def test_assemble_trims_names() -> None:
     variables = Variables.assemble([], {"  name  ": text_value("Ann")})
     assert variables.render("name") == "Ann"
     assert variables.render(" name ") == "Ann"
-    assert set(variables.as_dict()) == {"name"}
+    assert set(variables.public_values()) == {"name"}
 
 
 def test_undeclared_unset_variable_is_empty() -> None:

@@ -59,7 +59,8 @@ export interface ExecuteActionRequest {
     setVariable?: Record<string, unknown>;
   };
   variables?: Variables;
-  variableDefinitions?: Array<{ name: string; defaultValue?: Value }>;
+  /** `secret: true`: the value renders but never comes back (send it with every call). */
+  variableDefinitions?: Array<{ name: string; defaultValue?: Value; secret?: boolean }>;
   conversation?: Conversation;
 }
 
@@ -122,7 +123,8 @@ export interface RunFlowEvent {
   blockId?: string;
   messageSent?: { text?: string };
   noteAdded?: { text?: string };
-  variableChanged?: { name?: string; value?: Value };
+  /** A secret variable's change has `secret: true` and no `value`. */
+  variableChanged?: { name?: string; value?: Value; secret?: boolean };
   actionFinished?: { result?: ActionResult };
   warning?: { warning?: Warning };
   botRestarted?: { botSessionId?: string };

@@ -4,8 +4,11 @@ webhook URLs and OpenAI `base_url`s alike.
 - A destination is refused when any address it resolves to is not a public
   unicast address: loopback, private, link-local (cloud metadata lives there),
   unique-local, shared (CGNAT), multicast, unspecified, reserved, documentation
-  and benchmark ranges — IPv4 addresses embedded in IPv6 (IPv4-mapped, 6to4,
-  NAT64) are judged as the IPv4 address they carry.
+  and benchmark ranges, deprecated ranges (IPv6 site-local, 6bone), and every
+  block of the IANA special-purpose registries — IPv4 addresses embedded in
+  IPv6 (IPv4-mapped, 6to4, NAT64) are judged as the IPv4 address they carry.
+  tests/unit/test_egress_registry.py holds both registries and the decision
+  taken for each block.
 - The operator may allow hosts (matched against the URL's host name) and CIDRs
   (matched against the resolved address).
 - The check sits in the connection layer: the host is resolved once, and the
@@ -34,13 +37,36 @@ Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024
 DEFAULT_MAX_REDIRECTS = 3
+MAX_PORT = 65535
 # The OpenAI SDK's own pool limits, for every client behind the policy.
 DEFAULT_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
 
-# Not "private" in Python's table, yet never a webhook's home.
+# Blocks Python's ipaddress leaves global (or reclassifies between versions),
+# refused by name. Anycast service blocks are refused although the registry
+# calls them globally reachable: the nearest instance (an AS112 DNS sink, an
+# AMT relay, a PCP gateway) is often inside the operator's own network.
 _EXTRA_REFUSED = tuple(
     ipaddress.ip_network(n)
-    for n in ("100.64.0.0/10", "192.0.0.0/24", "198.18.0.0/15", "fd00:ec2::254/128")
+    for n in (
+        "100.64.0.0/10",  # shared address space (CGNAT)
+        "192.0.0.0/24",  # IETF protocol assignments, PCP and TURN anycast included
+        "192.31.196.0/24",  # AS112-v4
+        "192.52.193.0/24",  # AMT relays
+        "192.88.99.0/24",  # deprecated 6to4 relay anycast, 6a44 relay included
+        "192.175.48.0/24",  # AS112 direct delegation
+        "198.18.0.0/15",  # benchmarking
+        "64:ff9b:1::/48",  # local-use NAT64
+        "100::/64",  # discard-only
+        "100:0:0:1::/64",  # dummy prefix
+        "2001::/23",  # IETF protocol assignments: Teredo, anycasts, AMT, AS112, ORCHID
+        "2001:db8::/32",  # documentation
+        "2620:4f:8000::/48",  # AS112 direct delegation
+        "3ffe::/16",  # 6bone, returned to IANA
+        "3fff::/20",  # documentation
+        "5f00::/16",  # SRv6 SIDs
+        "fec0::/10",  # deprecated site-local
+        "fd00:ec2::254/128",  # AWS metadata over IPv6
+    )
 )
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
@@ -129,6 +155,9 @@ class EgressPolicy:
     async def checked_address(self, host: str, port: int) -> str:
         """Resolve `host` once and return the address to connect to, or raise."""
         name = host.strip("[]").lower().rstrip(".")
+        if not 0 < port <= MAX_PORT:
+            # The socket layer would raise OverflowError, which no HTTP client maps.
+            raise httpcore2.ConnectError(f"{name}: port {port} is out of range")
         try:
             literal: IPAddress | None = ipaddress.ip_address(name)
         except ValueError:
@@ -152,7 +181,8 @@ class EgressPolicy:
         destination may come back), not a refusal."""
         try:
             addresses = await self.resolver(name, port)
-        except OSError:
+        # UnicodeError: the idna codec refuses an empty or over-long label.
+        except (OSError, UnicodeError):
             raise httpcore2.ConnectError(f"{name} could not be resolved") from None
         if not addresses:
             raise httpcore2.ConnectError(f"{name} could not be resolved")

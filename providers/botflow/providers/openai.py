@@ -22,10 +22,21 @@
   never the token, never message texts, never the provider's own message (a 401
   message quotes part of the key). The provider's error code, an identifier such
   as `model_not_found`, is added when it looks like one.
+- What reaches a header is checked before anything is sent: a token that an
+  HTTP header cannot carry (non-ASCII, control characters, surrounding
+  whitespace) and a base URL with a user name or password (httpx2 would turn
+  it into an `Authorization` header that replaces the token) are `BadRequest`,
+  never retried.
+- An answer is at most `EgressPolicy.max_response_bytes` (decoded, see
+  `botflow.providers.capped`); a larger one is `BadResponse`, not retried. The
+  body is parsed here rather than by the SDK, whose models are built for every
+  choice (a 1 MiB body of empty choices blocks the event loop for seconds);
+  only the first choice is read.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import math
@@ -33,17 +44,19 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TypeVar
 
 import httpx2
 import openai
-from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+from openai.types.chat import ChatCompletionMessageParam
 
 from botflow.providers.base import ChatMessage, Completion, CompletionRequest, Usage
+from botflow.providers.capped import CappedTransport, ResponseTooLargeError
 from botflow.providers.egress import EgressPolicy, EgressTransport, blocked_cause
 from botflow.providers.errors import (
     QUOTA_CODE,
     BadRequestError,
+    BadResponseError,
     BlockedError,
     MalformedResponseError,
     MissingParameterError,
@@ -60,6 +73,14 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # OPENAI_API_KEY into it.
 _BASE_CLIENT_KEY = "botflow-unused-placeholder"
 _PROVIDER_CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+# An RFC 9110 field value without obs-text: visible ASCII, inner spaces and
+# tabs. Surrounding whitespace is not part of a header value, so it cannot be
+# carried either.
+_HEADER_VALUE = re.compile(r"[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*")
+_MAX_HOST_NAME = 253
+# httpx2 has already IDNA-encoded the host, so a label is plain ASCII.
+_HOST_LABEL = re.compile(r"[A-Za-z0-9_-]{1,63}")
+_E = TypeVar("_E", bound=BaseException)
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +99,13 @@ class OpenAIProvider:
     ) -> None:
         """`default_base_url` serves requests without a base_url; `egress` is
         the policy every connection must pass (default: refuse non-public
-        addresses); `transport` replaces the policy's transport (tests)."""
+        addresses) and sets the answer size cap; `transport` replaces the
+        policy's transport (tests), still under the cap."""
         self.default_base_url = default_base_url
-        self._transport = transport or EgressTransport(egress or EgressPolicy())
+        policy = egress or EgressPolicy()
+        self._transport = CappedTransport(
+            transport or EgressTransport(policy), policy.max_response_bytes
+        )
         self._http: httpx2.AsyncClient | None = None
         self._base: openai.AsyncOpenAI | None = None
 
@@ -103,6 +128,9 @@ class OpenAIProvider:
         if not request.token:
             # The server checks this first; never fall back to another key.
             raise MissingParameterError("the token is empty")
+        if not _HEADER_VALUE.fullmatch(request.token):
+            # httpx2 would refuse it on every attempt, as a connection failure.
+            raise BadRequestError("the token contains characters an HTTP header cannot carry")
         base_url = request.base_url or self.default_base_url
         _check_base_url(base_url)
         client = self._base_client().with_options(
@@ -113,7 +141,7 @@ class OpenAIProvider:
         )
         error: ProviderError
         try:
-            response: Any = await client.chat.completions.create(
+            raw = await client.chat.completions.with_raw_response.create(
                 model=request.model,
                 messages=[_message(m) for m in request.messages],
                 temperature=openai.omit if request.temperature is None else request.temperature,
@@ -128,7 +156,7 @@ class OpenAIProvider:
         except Exception as exc:  # CancelledError is a BaseException and passes
             error = _map_error(exc, request)
         else:
-            return _completion(response)
+            return _completion(_document(raw.content))
         # Raised outside the except block so that the error carries no
         # __context__: the SDK's exception holds the request and its headers.
         log.debug(
@@ -158,6 +186,26 @@ def _check_base_url(base_url: str) -> None:
         raise BadRequestError("the base_url is not a valid URL") from None
     if url.scheme not in ("http", "https") or not url.host:
         raise BadRequestError("the base_url must be an http or https URL")
+    if url.userinfo:
+        raise BadRequestError("the base_url must not contain a user name or password")
+    if url.port is not None and not 0 < url.port < 65536:
+        raise BadRequestError("the base_url's port is out of range")
+    if not _valid_host(url.raw_host.decode("ascii", "replace")):
+        raise BadRequestError("the base_url's host name is not valid")
+
+
+def _valid_host(host: str) -> bool:
+    """An IP address, or a DNS name whose labels fit (else the resolver fails
+    with an error that is neither a refusal nor a connection failure)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return True
+    name = host.removesuffix(".")
+    labels = name.split(".")
+    return len(name) <= _MAX_HOST_NAME and all(_HOST_LABEL.fullmatch(label) for label in labels)
 
 
 def _map_error(exc: Exception, request: CompletionRequest) -> ProviderError:
@@ -166,6 +214,11 @@ def _map_error(exc: Exception, request: CompletionRequest) -> ProviderError:
     blocked = blocked_cause(exc)
     if blocked is not None:
         return BlockedError(str(blocked))
+    too_large = _cause(exc, ResponseTooLargeError)
+    if too_large is not None:
+        return BadResponseError(f"the provider's answer is larger than {too_large.cap} bytes")
+    if _cause(exc, httpx2.DecodingError) is not None:
+        return MalformedResponseError("the provider's answer could not be decompressed")
     if isinstance(exc, openai.APITimeoutError):
         return ProviderTimeoutError(f"no answer within {round(request.timeout * 1000)} ms")
     if isinstance(exc, openai.APIConnectionError):
@@ -177,6 +230,18 @@ def _map_error(exc: Exception, request: CompletionRequest) -> ProviderError:
     if isinstance(exc, openai.APIResponseValidationError | json.JSONDecodeError):
         return MalformedResponseError("the provider's answer is not valid JSON")
     return ProviderError(f"the provider call failed ({type(exc).__name__})")
+
+
+def _cause(error: BaseException, kind: type[_E]) -> _E | None:
+    """The first `kind` in the cause chain: the SDK wraps transport errors."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _status_error(exc: openai.APIStatusError, token: str) -> ProviderError:
@@ -231,31 +296,50 @@ def _number(value: str | None) -> float | None:
     return None if math.isnan(number) else number
 
 
-def _completion(response: object) -> Completion:
+def _document(content: bytes) -> object:
+    """The parsed body. Any JSON is accepted whatever the content type says.
+    Bytes that are not UTF-8 become U+FFFD, as the action does with lone
+    surrogates from `\\ud800` escapes: one bad character does not cost the
+    whole answer. A nesting deeper than the parser's stack or an integer too
+    long to convert is as unreadable as a syntax error."""
+    try:
+        return json.loads(content.decode("utf-8-sig", "replace"))
+    except (ValueError, RecursionError):
+        raise MalformedResponseError("the provider's answer is not valid JSON") from None
+
+
+def _field(value: object, key: str) -> object:
+    return value.get(key) if isinstance(value, dict) else None
+
+
+def _completion(document: object) -> Completion:
     """The answer and usage of a chat completion; MalformedResponseError when
-    the body is not one (the SDK does not validate it)."""
-    if not isinstance(response, ChatCompletion):
+    the body is not one. Only the first choice is looked at."""
+    if not isinstance(document, dict):
         raise MalformedResponseError("the provider's answer is not a chat completion")
-    choices: Any = getattr(response, "choices", None)
+    choices = document.get("choices")
     if not isinstance(choices, list) or not choices:
         raise MalformedResponseError("the provider's answer has no choices")
-    message: Any = getattr(choices[0], "message", None)
-    content: Any = getattr(message, "content", None)
+    message = _field(choices[0], "message")
+    content = _field(message, "content")
     if not isinstance(content, str):
-        if isinstance(getattr(message, "refusal", None), str):
+        if isinstance(_field(message, "refusal"), str):
             # A policy refusal: trying again will not change it.
             raise ProviderError("the model refused to answer")
         raise MalformedResponseError("the provider's answer has no text")
-    usage: Any = getattr(response, "usage", None)
-    prompt = _count(getattr(usage, "prompt_tokens", 0))
-    completion = _count(getattr(usage, "completion_tokens", 0))
-    total = _count(getattr(usage, "total_tokens", None), default=prompt + completion)
-    model: Any = getattr(response, "model", "")
+    model = document.get("model")
     return Completion(
         text=content,
-        usage=Usage(prompt, completion, total),
+        usage=_usage(document.get("usage")),
         model=model if isinstance(model, str) else "",
     )
+
+
+def _usage(usage: object) -> Usage:
+    prompt = _count(_field(usage, "prompt_tokens"))
+    completion = _count(_field(usage, "completion_tokens"))
+    total = _count(_field(usage, "total_tokens"), default=prompt + completion)
+    return Usage(prompt, completion, total)
 
 
 def _count(value: object, *, default: int = 0) -> int:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from botflow.providers.errors import ProviderError
+from botflow.providers.errors import BadResponseError, ProviderError
 from botflow.server import defaults
 from botflow.server.blocks import ActionReply, BlockKind
 from botflow.server.blocks.base import Outcome
@@ -81,5 +81,20 @@ def failed_action(
         result = ActionResult(outcome=ActionOutcome.ACTION_OUTCOME_SUCCEEDED)
         return ActionReply(result, [_warning(kind, error)])
     run = _failed_action(kind, kind.failure, params, variables, error)
+    ctx.report(kind.name, getattr(params, "provider", "") or "", run.result)
+    return ActionReply(run.result, [])
+
+
+def oversized_action(
+    kind: BlockKind, params: Any, variables: Variables, ctx: ActionContext, limit: int
+) -> ActionReply:
+    """ExecuteAction's reply when the response would pass the gRPC send limit
+    (variables restored by the caller): the action fails rather than the call."""
+    detail = f"the response would be larger than the server's message limit of {limit} bytes"
+    if kind.failure is None:
+        result = ActionResult(outcome=ActionOutcome.ACTION_OUTCOME_SUCCEEDED)
+        return ActionReply(result, [Warning(code="too_long", message=f"{detail}; nothing changed")])
+    error_variable = params.error_variable.strip() or defaults.DEFAULT_ERROR_VARIABLE
+    run = VariableWriter(variables).fail(error_variable, BadResponseError(detail), 0, 0.0)
     ctx.report(kind.name, getattr(params, "provider", "") or "", run.result)
     return ActionReply(run.result, [])

@@ -25,6 +25,7 @@ from botflow.server.blocks.context import ActionContext
 from botflow.server.blocks.restart_bot import new_session_id
 from botflow.server.budget import OutputBudget
 from botflow.server.history import current_bot_session
+from botflow.server.secrets import secret_names_of_flow
 from botflow.server.variables import Variables
 from botflow.v1.conversation_pb2 import Conversation
 from botflow.v1.events_pb2 import FlowFinished, FlowStatus
@@ -48,7 +49,9 @@ def initial_state(request: RunFlowRequest, actions: ActionContext) -> RunState:
     session = current_bot_session(conversation) or new_session_id()
     conversation.current_bot_session_id = session
     return RunState(
-        variables=Variables.assemble(request.flow.variables, request.variables),
+        variables=Variables.assemble(
+            request.flow.variables, request.variables, secrets=secret_names_of_flow(request.flow)
+        ),
         conversation=conversation,
         session_id=session,
         definitions=list(request.flow.variables),
@@ -82,7 +85,7 @@ class FlowRun:
         self._sequence = 0
 
     def _variables_bytes(self) -> int:
-        return FlowFinished(variables=self.state.variables.as_dict()).ByteSize()
+        return FlowFinished(variables=self.state.variables.public_values()).ByteSize()
 
     def _checkpoint(self) -> Checkpoint:
         state = self.state
@@ -121,7 +124,7 @@ class FlowRun:
         self.state.actions.metrics.run_finished(status)
         finished = FlowFinished(
             status=status,  # type: ignore[arg-type]
-            variables=self.state.variables.as_dict(),
+            variables=self.state.variables.public_values(),
             resume_block_id=resume_block_id,
             bot_session_id=self.state.session_id,
             steps=self.steps,

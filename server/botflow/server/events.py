@@ -25,12 +25,30 @@ def note_added(text: str) -> RunFlowResponse:
     return RunFlowResponse(note_added=NoteAdded(text=text))
 
 
-def variable_changed(name: str, value: Value) -> RunFlowResponse:
+class SecretChange(tuple[str, Value]):
+    """A write to a secret variable, as (name, empty value): the value stays
+    out of the change itself, so no event built from it can carry it. A tuple
+    so that readers of (name, value) changes need no special case."""
+
+    __slots__ = ()
+
+    @classmethod
+    def of(cls, name: str) -> SecretChange:
+        return cls((name, Value()))
+
+
+def variable_changed(name: str, value: Value, *, secret: bool = False) -> RunFlowResponse:
+    """A secret variable's event names it, marked secret, without its value."""
+    if secret:
+        return RunFlowResponse(variable_changed=VariableChanged(name=name, secret=True))
     return RunFlowResponse(variable_changed=VariableChanged(name=name, value=value))
 
 
 def variables_changed(changes: Iterable[tuple[str, Value]]) -> list[RunFlowResponse]:
-    return [variable_changed(name, value) for name, value in changes]
+    return [
+        variable_changed(change[0], change[1], secret=isinstance(change, SecretChange))
+        for change in changes
+    ]
 
 
 def action_finished(result: ActionResult) -> RunFlowResponse:

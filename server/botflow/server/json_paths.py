@@ -4,6 +4,10 @@
 A path is dot-separated keys, each followed by any number of `[N]` (an index;
 negative counts from the end) or `[*]` (every item). A path with `[*]` yields a
 list; one that reaches nothing raises PathNotFoundError.
+
+Nothing here recurses over a document except `render_json` (json.dumps), whose
+depth is that of the document: documents come from a parse whose nesting was
+first measured by `nesting_depth`, which does not recurse at all.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from itertools import accumulate
 
 from botflow.server.variables import format_number, list_value, number_value, text_value
 from botflow.v1.variables_pb2 import Value
@@ -18,6 +23,11 @@ from botflow.v1.variables_pb2 import Value
 _SEGMENT = re.compile(r"([^.\[\]]*)((?:\[(?:-?\d+|\*)\])*)")
 _INDEX = re.compile(r"\[(-?\d+|\*)\]")
 WILDCARD = "*"
+# A JSON string, its closing quote optional: an unterminated string runs to the
+# end in one match, so no input makes the scan retry from every quote.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.S)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 class PathSyntaxError(ValueError):
@@ -73,6 +83,16 @@ def _step(nodes: list[object], step: str | int) -> list[object]:
                 raise PathNotFoundError
             found.append(node[step])
     return found
+
+
+def nesting_depth(text: str) -> int:
+    """How deeply arrays and objects nest in the JSON `text`, counted without
+    parsing or recursion (json.loads recurses once per level, so a deep
+    document must be refused before it is parsed). Brackets inside strings do
+    not count; on invalid JSON the count is at least what a parser would reach
+    before failing."""
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets), initial=0))
 
 
 def render_json(value: object) -> str:

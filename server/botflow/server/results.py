@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from google.protobuf.duration_pb2 import Duration
 
 from botflow.providers.errors import ProviderError
+from botflow.server.events import SecretChange
 from botflow.server.variables import Variables, text_value
 from botflow.v1.actions_pb2 import ActionOutcome, ActionResult, ErrorKind
 from botflow.v1.variables_pb2 import Value
@@ -29,7 +30,8 @@ KINDS: dict[str, int] = {
 
 @dataclass
 class ActionRun:
-    """An action's result plus the variables it wrote, in order."""
+    """An action's result plus the variables it wrote, in order (a secret
+    one as a SecretChange, without its value)."""
 
     result: ActionResult
     changes: list[tuple[str, Value]] = field(default_factory=list)
@@ -52,12 +54,20 @@ class VariableWriter:
     def __init__(self, variables: Variables) -> None:
         self.variables = variables
         self.changes: list[tuple[str, Value]] = []
+        self._wrote_secret = False
 
     def set(self, name: str, value: Value) -> None:
         self.variables.set(name, value)
-        self.changes.append((name.strip(), value))
+        if self.variables.is_secret(name):
+            self._wrote_secret = True
+            self.changes.append(SecretChange.of(name.strip()))
+        else:
+            self.changes.append((name.strip(), value))
 
     def succeed(self, error_variable: str, result: ActionResult) -> ActionRun:
+        if self._wrote_secret:
+            # The answer is the value of the (secret) variable it went into.
+            result.answer = ""
         self.set(error_variable, text_value(""))
         result.outcome = ActionOutcome.ACTION_OUTCOME_SUCCEEDED
         return ActionRun(result, self.changes)

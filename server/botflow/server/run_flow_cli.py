@@ -3,6 +3,9 @@
 The flow file is a botflow.v1.Flow in the proto's JSON mapping. `--state FILE`
 plays the caller's part of the resume protocol: it keeps the variables and the
 conversation (messages sent, answers given) between calls, as a backend would.
+Secret variables (an API key; docs/flows.md "Secret variables") never come back
+from the server, so the state never holds them: pass them with `--var` on every
+call, the first and each resume.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from botflow.v1.flow_service_pb2 import Resume, RunFlowRequest, RunFlowResponse
 from botflow.v1.variables_pb2 import Value
 
 DEFAULT_TARGET = "127.0.0.1:50051"
-# Variables named like secrets (an API key kept in a variable) print masked.
+# Variables named like secrets print masked even when the server returns them
+# (one that predates secret variables, or a flow that does not mark them).
 SECRET_NAME = re.compile(r"key|token|secret|passw|auth|cookie", re.IGNORECASE)
 
 
@@ -43,7 +47,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--target", default=None, help=f"server address (BOTFLOW_TARGET, default {DEFAULT_TARGET})"
     )
     p.add_argument(
-        "--var", action="append", default=[], metavar="NAME=VALUE", help="set a text variable"
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a text variable; give secrets (an API key) on every call, --state keeps none",
     )
     p.add_argument("--resume", metavar="BLOCK", help="resume at this wait_user_answer block")
     answer = p.add_mutually_exclusive_group()
@@ -111,6 +119,8 @@ def describe(event: RunFlowResponse) -> str:
         return f"{prefix} note: {event.note_added.text}"
     if kind == "variable_changed":
         changed = event.variable_changed
+        if changed.secret:
+            return f"{prefix} {changed.name} changed (secret)"
         return f"{prefix} {changed.name} = {shown(changed.name, changed.value)}"
     if kind == "action_finished":
         result = event.action_finished.result
@@ -129,6 +139,7 @@ def describe(event: RunFlowResponse) -> str:
 
 def next_state(request: RunFlowRequest, events: list[RunFlowResponse]) -> RunFlowRequest:
     """What the caller keeps for the next call: variables and the conversation.
+    No secret: the finished variables leave them out, and `--var` sends them again.
 
     Each message joins the bot session it was said in: a restart bot block
     starts a new session, so what came before it stays in the old one (or in

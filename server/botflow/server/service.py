@@ -13,13 +13,14 @@ import httpx2
 from botflow.providers.egress import EgressPolicy
 from botflow.providers.registry import ProviderRegistry
 from botflow.server import defaults
-from botflow.server.barrier import failed_action
+from botflow.server.barrier import failed_action, oversized_action
 from botflow.server.blocks import ACTION_KINDS, ActionReply, BlockKind
 from botflow.server.blocks.context import ActionContext
 from botflow.server.config import ServerConfig
 from botflow.server.engine import run_flow
 from botflow.server.metrics import Metrics
 from botflow.server.request_validation import validate_execute_action, validate_run_flow
+from botflow.server.secrets import secret_names_of_action
 from botflow.server.validation import ValidationContext
 from botflow.server.variables import Variables
 from botflow.v1 import flow_service_pb2_grpc
@@ -56,6 +57,12 @@ async def execute_action(
     except Exception as error:
         variables.restore(before)
         return failed_action(kind, params, variables, ctx, error)
+
+
+def _response(reply: ActionReply, variables: Variables) -> ExecuteActionResponse:
+    return ExecuteActionResponse(
+        result=reply.result, variables=variables.public_values(), warnings=reply.warnings
+    )
 
 
 class FlowService(flow_service_pb2_grpc.FlowServiceServicer):
@@ -95,12 +102,21 @@ class FlowService(flow_service_pb2_grpc.FlowServiceServicer):
         violations = validate_execute_action(request, self._validation)
         if violations:
             await context.abort_with_status(violations.to_status())
-        variables = Variables.assemble(request.variable_definitions, request.variables)
-        kind = ACTION_KINDS[request.action.WhichOneof("kind") or ""]
-        reply = await execute_action(kind, request, variables, self._action_context(context))
-        return ExecuteActionResponse(
-            result=reply.result, variables=variables.as_dict(), warnings=reply.warnings
+        secrets = secret_names_of_action(request.action, request.variable_definitions)
+        variables = Variables.assemble(
+            request.variable_definitions, request.variables, secrets=secrets
         )
+        kind = ACTION_KINDS[request.action.WhichOneof("kind") or ""]
+        ctx = self._action_context(context)
+        before = variables.snapshot()
+        reply = await execute_action(kind, request, variables, ctx)
+        response = _response(reply, variables)
+        limit = self._config.limits.max_message_bytes
+        if response.ByteSize() > limit:
+            variables.restore(before)
+            params = getattr(request.action, kind.name)
+            response = _response(oversized_action(kind, params, variables, ctx, limit), variables)
+        return response
 
     async def RunFlow(
         self, request: RunFlowRequest, context: Context

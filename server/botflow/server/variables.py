@@ -64,20 +64,37 @@ def normalize_name(name: str) -> str:
 
 
 class Variables:
-    """The variables of one call: name → typed value, names trimmed."""
+    """The variables of one call: name → typed value, names trimmed.
 
-    def __init__(self, values: Mapping[str, Value] | None = None) -> None:
+    Some names are secret (docs/flows.md "Secret variables"): their values
+    render in templates like any other but are left out of `public_values`,
+    the only view of the variables a response may carry.
+    """
+
+    def __init__(
+        self, values: Mapping[str, Value] | None = None, *, secrets: Iterable[str] = ()
+    ) -> None:
         self._values: dict[str, Value] = {}
+        self._secrets = frozenset(normalize_name(name) for name in secrets)
         for name, value in (values or {}).items():
             self.set(name, value)
 
     @classmethod
     def assemble(
-        cls, definitions: Iterable[VariableDefinition], values: Mapping[str, Value]
+        cls,
+        definitions: Iterable[VariableDefinition],
+        values: Mapping[str, Value],
+        *,
+        secrets: Iterable[str] = (),
     ) -> Variables:
         """Declared defaults first, then the request's values over them; an
-        empty Value in the request counts as no value (the default stays)."""
-        variables = cls({d.name: d.default_value for d in definitions})
+        empty Value in the request counts as no value (the default stays).
+        Secret: the names in `secrets` and those declared secret."""
+        definitions = list(definitions)
+        declared = [d.name for d in definitions if d.secret]
+        variables = cls(
+            {d.name: d.default_value for d in definitions}, secrets=[*secrets, *declared]
+        )
         for name, value in values.items():
             if value.WhichOneof("kind") is not None or variables.get(name) is None:
                 variables.set(name, value)
@@ -94,8 +111,21 @@ class Variables:
         copy.CopyFrom(value)
         self._values[normalize_name(name)] = copy
 
-    def as_dict(self) -> dict[str, Value]:
-        return dict(self._values)
+    @property
+    def secrets(self) -> frozenset[str]:
+        return self._secrets
+
+    def is_secret(self, name: str) -> bool:
+        return normalize_name(name) in self._secrets
+
+    def public_values(self) -> dict[str, Value]:
+        """What a response returns: every variable except the secrets.
+
+        A secret is left out, not returned empty: a caller that merges the
+        returned variables into its store then keeps no copy of it, and an
+        empty value would overwrite the key the caller sends back.
+        """
+        return {n: v for n, v in self._values.items() if n not in self._secrets}
 
     def snapshot(self) -> dict[str, Value]:
         """The current values, for `restore`: cheap, since `set` stores a

@@ -267,7 +267,9 @@ class FlowFinished(_message.Message):
     """Blocks executed in this run."""
     @_builtins.property
     def variables(self) -> _containers.MessageMap[_builtins.str, _variables_pb2.Value]:
-        """Every variable after the run (declared ones included)."""
+        """Every variable after the run (declared ones included); secret variables
+        are left out: the caller sends them again with the next call.
+        """
 
     def __init__(
         self,

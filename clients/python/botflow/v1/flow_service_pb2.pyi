@@ -123,7 +123,7 @@ class ExecuteActionResponse(_message.Message):
     @_builtins.property
     def variables(self) -> _containers.MessageMap[_builtins.str, _variables_pb2.Value]:
         """Every variable after the action: the request's, the defaults, and the
-        answer / error variables the action wrote.
+        answer / error variables the action wrote; secret variables are left out.
         """
 
     @_builtins.property

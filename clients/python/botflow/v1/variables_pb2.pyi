@@ -108,7 +108,8 @@ class VariableDefinition(_message.Message):
     """A secret (an API key, say): its value is used to render templates but is
     never returned in response variables or events and never logged. Callers
     send it with every call. A variable a `token` template uses is secret
-    whether or not it is declared so.
+    whether or not it is declared so, and so is one used in a webhook header or
+    query parameter named like a secret (authorization, api key, token, ...).
     """
     @_builtins.property
     def default_value(self) -> Global___Value:

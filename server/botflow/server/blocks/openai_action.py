@@ -1,13 +1,26 @@
 """The OpenAI action (SPEC §4): render, select history, call the provider
-through the shared retry layer, store the answer or the failure text."""
+through the shared retry layer, store the answer or the failure text.
+
+Whatever a provider returns, the ActionResult built here must serialize: an
+answer or model holding lone surrogates gets U+FFFD in their place, a model
+name longer than `MAX_MODEL_CHARS` is replaced by the requested one, and a
+token count that a uint32 cannot hold counts as not reported (0).
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import time
+from collections.abc import Callable
 
-from botflow.providers.base import CompletionRequest
-from botflow.providers.errors import BadResponseError, MissingParameterError
+from botflow.providers.base import Completion, CompletionRequest, Usage
+from botflow.providers.errors import (
+    BadRequestError,
+    BadResponseError,
+    MissingParameterError,
+    ProviderError,
+)
 from botflow.providers.retry import RetryPolicy, complete_with_retries
 from botflow.server import defaults
 from botflow.server.blocks.base import Outcome, RunState
@@ -23,6 +36,13 @@ from botflow.v1.conversation_pb2 import Conversation
 from botflow.v1.flow_pb2 import Block
 
 log = logging.getLogger(__name__)
+
+MAX_MODEL_CHARS = 256
+_UINT32_LIMIT = 2**32
+# Lone surrogates: text protobuf cannot encode as UTF-8.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# An option name shown in an error text only when it is a plain identifier.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 
 def retry_policy(action: OpenAIAction, config: ServerConfig) -> RetryPolicy:
@@ -48,6 +68,10 @@ def _base_url(action: OpenAIAction, config: ServerConfig) -> str | None:
     return config.openai_base_url if provider_name(action) == "openai" else None
 
 
+def _public_lookup(variables: Variables) -> Callable[[str], str]:
+    return lambda name: "" if variables.is_secret(name) else variables.render(name)
+
+
 async def run_openai_action(
     action: OpenAIAction,
     variables: Variables,
@@ -68,56 +92,148 @@ async def _run(
     started = time.monotonic()
     writer = VariableWriter(variables)
     error_variable = action.error_variable.strip() or defaults.DEFAULT_ERROR_VARIABLE
-    token = render_template(action.token, variables.render)
-    prompt = render_template(action.prompt, variables.render)
-    for name, value in (("token", token), ("prompt", prompt)):
-        if not value.strip():
-            missing = MissingParameterError(f"the {name} is empty after filling in variables")
-            return writer.fail(error_variable, missing, 0, time.monotonic() - started)
+    try:
+        token, prompt, options = _rendered(action, variables, ctx.config.limits.max_text_bytes)
+    except ProviderError as refused:
+        return _fail(writer, error_variable, refused, 0, started)
 
     provider = ctx.registry.get(provider_name(action))
     if provider is None:  # validation refuses this; kept for callers that skip it
         raise LookupError(f"provider {provider_name(action)!r} is not enabled")
+    request = _request(action, conversation, ctx, token, prompt, options)
+    outcome = await complete_with_retries(
+        provider, request, retry_policy(action, ctx.config), deadline=ctx.deadline
+    )
+    if outcome.error is not None or outcome.completion is None:
+        assert outcome.error is not None
+        return _fail(writer, error_variable, outcome.error, outcome.attempts, started)
+    try:
+        completion = _storable(outcome.completion, ctx.config.limits.max_text_bytes)
+    except ProviderError as unusable:
+        return _fail(writer, error_variable, unusable, outcome.attempts, started)
+    if action.answer_variable.strip():
+        writer.set(action.answer_variable, text_value(completion.text))
+    result = _result(completion, request.model, outcome.attempts, started)
+    return writer.succeed(error_variable, result)
+
+
+def _request(
+    action: OpenAIAction,
+    conversation: Conversation,
+    ctx: ActionContext,
+    token: str,
+    prompt: str,
+    options: dict[str, str],
+) -> CompletionRequest:
     history = select_history(conversation, action.history, history_limit(action, ctx.config))
-    request = CompletionRequest(
+    return CompletionRequest(
         model=action.model or ctx.config.default_model,
         messages=build_messages(prompt, history),
         token=token,
         base_url=_base_url(action, ctx.config),
         temperature=action.temperature if action.HasField("temperature") else None,
         max_tokens=action.max_tokens if action.HasField("max_tokens") else None,
-        options={
-            k: render_template(v, variables.render) for k, v in action.provider_options.items()
-        },
+        options=options,
     )
-    outcome = await complete_with_retries(
-        provider, request, retry_policy(action, ctx.config), deadline=ctx.deadline
-    )
-    elapsed = time.monotonic() - started
-    if outcome.error is not None or outcome.completion is None:
-        assert outcome.error is not None
-        return writer.fail(error_variable, outcome.error, outcome.attempts, elapsed)
-    completion = outcome.completion
-    limit = ctx.config.limits.max_text_bytes
-    if len(completion.text.encode()) > limit:
-        # Stored, it would make the caller's next request invalid.
-        too_long = BadResponseError(f"the answer is longer than the server limit of {limit} bytes")
-        return writer.fail(error_variable, too_long, outcome.attempts, elapsed)
-    if action.answer_variable.strip():
-        writer.set(action.answer_variable, text_value(completion.text))
+
+
+def _result(completion: Completion, model: str, attempts: int, started: float) -> ActionResult:
     usage = completion.usage
-    result = ActionResult(
+    return ActionResult(
         answer=completion.text,
-        attempts=outcome.attempts,
-        elapsed=duration(elapsed),
+        attempts=attempts,
+        elapsed=duration(time.monotonic() - started),
         usage=TokenUsage(
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             total_tokens=usage.total_tokens,
         ),
-        model=completion.model or request.model,
+        model=completion.model or model,
     )
-    return writer.succeed(error_variable, result)
+
+
+def _rendered(
+    action: OpenAIAction, variables: Variables, max_bytes: int
+) -> tuple[str, str, dict[str, str]]:
+    """The token, prompt and provider options with variables filled in.
+
+    The token is trimmed: a key pasted with a trailing space or newline is
+    still the key. Validation limits each template, but variables can make
+    the result much longer, so the limit is checked again on the result.
+    """
+    token = render_template(action.token, variables.render).strip()
+    prompt = render_template(action.prompt, variables.render)
+    for name, value in (("token", token), ("prompt", prompt)):
+        if not value.strip():
+            raise MissingParameterError(f"the {name} is empty after filling in variables")
+        _check_size(f"the {name}", value, max_bytes)
+    # Options are no place for credentials (the token is): a secret renders
+    # empty there, so a scripted reply cannot echo it back.
+    public = _public_lookup(variables)
+    options = {k: render_template(v, public) for k, v in action.provider_options.items()}
+    for key, value in options.items():
+        _check_size(_option_label(key), value, max_bytes)
+    return token, prompt, options
+
+
+def _check_size(what: str, value: str, max_bytes: int) -> None:
+    if len(value.encode()) > max_bytes:
+        raise BadRequestError(f"{what} is longer than {max_bytes} bytes after filling in variables")
+
+
+def _option_label(key: str) -> str:
+    # The name is the caller's, but an odd one is not worth echoing.
+    return f"the provider option {key}" if _PLAIN_NAME.fullmatch(key) else "a provider option"
+
+
+def _storable(completion: Completion, max_bytes: int) -> Completion:
+    """The completion as the result and variables can hold it, or
+    BadResponseError when its text is unusable."""
+    if not isinstance(completion.text, str):
+        raise BadResponseError("the provider's answer has no text")
+    text = _valid_text(completion.text)
+    if len(text.encode()) > max_bytes:
+        # Stored, it would make the caller's next request invalid.
+        raise BadResponseError(f"the answer is longer than the server limit of {max_bytes} bytes")
+    model = completion.model if isinstance(completion.model, str) else ""
+    return Completion(
+        text=text,
+        usage=Usage(*(_uint32(n) for n in _counts(completion.usage))),
+        model=_valid_text(model) if len(model) <= MAX_MODEL_CHARS else "",
+    )
+
+
+def _counts(usage: Usage) -> tuple[object, object, object]:
+    return usage.prompt_tokens, usage.completion_tokens, usage.total_tokens
+
+
+def _uint32(count: object) -> int:
+    """TokenUsage fields are uint32: a count outside it (a hostile or broken
+    server) is as good as no count, and assigning it would raise."""
+    if isinstance(count, int) and not isinstance(count, bool) and 0 <= count < _UINT32_LIMIT:
+        return count
+    return 0
+
+
+def _valid_text(text: str) -> str:
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _fail(
+    writer: VariableWriter,
+    error_variable: str,
+    error: ProviderError,
+    attempts: int,
+    started: float,
+) -> ActionRun:
+    return writer.fail(error_variable, _storable_error(error), attempts, time.monotonic() - started)
+
+
+def _storable_error(error: ProviderError) -> ProviderError:
+    """A plug-in may copy server text (lone surrogates and all) into its detail.
+    Cleaned in place: a copy would need the plug-in class's constructor."""
+    error.detail = _valid_text(error.detail)
+    return error
 
 
 async def run(block: Block, state: RunState) -> Outcome:

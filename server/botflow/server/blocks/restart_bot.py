@@ -17,7 +17,8 @@ def new_session_id() -> str:
 
 
 async def run(block: Block, state: RunState) -> Outcome:
-    state.variables = Variables.assemble(state.definitions, {})
+    # The secrets stay secret: the flow's token templates still name them.
+    state.variables = Variables.assemble(state.definitions, {}, secrets=state.variables.secrets)
     state.session_id = new_session_id()
     state.conversation.current_bot_session_id = state.session_id
     return Outcome([bot_restarted(state.session_id)], status=FlowStatus.FLOW_STATUS_RESTARTED)

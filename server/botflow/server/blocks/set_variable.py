@@ -138,5 +138,7 @@ async def run(block: Block, state: RunState) -> Outcome:
         event = warning(applied.warning.code, applied.warning.message)
     else:
         assert applied.value is not None
-        event = variable_changed(block.set_variable.variable.strip(), applied.value)
+        name = block.set_variable.variable.strip()
+        secret = state.variables.is_secret(name)
+        event = variable_changed(name, applied.value, secret=secret)
     return Outcome([event], block.next)

@@ -26,8 +26,9 @@ def resume(block: Block, resume: Resume, state: RunState) -> Outcome:
         return Outcome(next=wait.timeout_next)
     state.join(Direction.DIRECTION_RECEIVED, resume.answer)
     events = []
-    if wait.answer_variable.strip():
+    name = wait.answer_variable.strip()
+    if name:
         value = text_value(resume.answer)
-        state.variables.set(wait.answer_variable, value)
-        events.append(variable_changed(wait.answer_variable.strip(), value))
+        state.variables.set(name, value)
+        events.append(variable_changed(name, value, secret=state.variables.is_secret(name)))
     return Outcome(events, next=block.next)
