@@ -32,10 +32,13 @@ TRIAGE_ANSWER = "I was charged twice, billing issue"
 def start_server() -> tuple[subprocess.Popen[str], str]:
     # The console script installed next to this interpreter (the venv's bin/).
     command = str(Path(sys.executable).with_name("botflow"))
+    # No shutdown delay: no load balancer watches the demo's server.
+    env = {**os.environ, "BOTFLOW_SHUTDOWN_DELAY_SECONDS": "0"}
     process = subprocess.Popen(
         [command, "serve", "--port", "0", "--log-format", "text", "--log-level", "WARNING"],
         stdout=subprocess.PIPE,
         text=True,
+        env=env,
     )
     assert process.stdout is not None
     line = process.stdout.readline()  # "botflow listening on HOST:PORT"
@@ -111,6 +114,8 @@ async def run_triage_flow(target: str, api_key: str | None) -> int:
         print(f"\n--- the contact answers {TRIAGE_ANSWER!r}; resume at {resume_at!r}")
         request = next_state(request, events)
         request.flow.CopyFrom(flow)
+        if api_key:  # a secret never comes back: every call sends the key again
+            request.variables["openai key"].CopyFrom(Value(text=api_key))
         request.resume.CopyFrom(Resume(block_id=resume_at, answer=TRIAGE_ANSWER))
         events = await client.run_flow_to_finish(request, timeout=90)
         for event in events:

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from google.protobuf import json_format
 
+from botflow.server.run_flow_cli import describe
 from botflow.v1.actions_pb2 import ErrorKind
 from botflow.v1.conversation_pb2 import Direction
-from botflow.v1.events_pb2 import FlowStatus
+from botflow.v1.events_pb2 import FlowStatus, VariableChanged
 from botflow.v1.flow_service_pb2 import RunFlowRequest, RunFlowResponse
 
 TRIAGE = str(Path(__file__).resolve().parents[2] / "examples" / "flows" / "support_triage.json")
@@ -26,7 +27,12 @@ TIMEOUT_ERROR = "Timeout: no answer within 15000 ms (3 attempts)"
 @pytest.fixture(scope="module")
 def target() -> Iterator[str]:
     """A `botflow serve --providers fake` subprocess for the whole module."""
-    env = {**os.environ, "BOTFLOW_LOG_LEVEL": "WARNING", "BOTFLOW_GRACE_SECONDS": "1"}
+    env = {
+        **os.environ,
+        "BOTFLOW_LOG_LEVEL": "WARNING",
+        "BOTFLOW_GRACE_SECONDS": "1",
+        "BOTFLOW_SHUTDOWN_DELAY_SECONDS": "0",
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "botflow.server.cli", "serve", *SERVE_ARGS],
         stdout=subprocess.PIPE,
@@ -71,7 +77,6 @@ def test_triage_start_then_resume_with_state_file(target: str, tmp_path: Path) -
         "#1   [greet] bot says: Hi there! What can we help you with today?",
         "#2   [ask issue] finished: WAITING_FOR_ANSWER, resume at 'ask issue' after 2 step(s)",
         "     contact name = 'there'",
-        "     openai key = '***'",
     ]
     kept = json_format.Parse(state.read_text(), RunFlowRequest())
     session = kept.conversation.current_bot_session_id
@@ -104,7 +109,6 @@ def test_triage_start_then_resume_with_state_file(target: str, tmp_path: Path) -
         f"     category = '{answer}'",
         "     contact name = 'there'",
         f"     issue = '{answer}'",
-        "     openai key = '***'",
         "     tags = 'triaged'",
         "     triage error = ''",
     ]
@@ -140,7 +144,6 @@ def test_var_sets_a_text_variable(target: str) -> None:
     assert out[0] == "#1   [greet] bot says: Hi Ana! What can we help you with today?"
     assert out[2:] == [
         "     contact name = 'Ana'",
-        "     openai key = '***'",
         "     plan = 'pro'",
     ]
 
@@ -230,3 +233,47 @@ def test_resume_flags_must_come_together(target: str, args: tuple[str, ...], mes
     assert result.returncode == 1
     assert message in result.stderr
     assert result.stdout == ""
+
+
+SECRET_FLOW = {
+    "variables": [{"name": "api key", "secret": True}],
+    "blocks": [
+        {"id": "ask", "next": "ai", "waitUserAnswer": {"answerVariable": "issue"}},
+        {
+            "id": "ai",
+            "openai": {
+                "token": "{{api key}}",
+                "prompt": "Answer.",
+                "history": "HISTORY_MODE_LAST_MESSAGE",
+                "answerVariable": "answer",
+            },
+        },
+    ],
+}
+CLI_KEY = "sk-cli-SECRET-77"
+
+
+def test_state_keeps_no_secret_and_var_sends_it_again(target: str, tmp_path: Path) -> None:
+    flow, state = tmp_path / "flow.json", tmp_path / "state.json"
+    flow.write_text(json.dumps(SECRET_FLOW))
+    common = (str(flow), "--provider", "fake", "--state", str(state))
+    key = ("--var", f"api key={CLI_KEY}")
+    first = lines(run_flow(target, *common, *key, "--var", "plan=pro"))
+    assert first[-1] == "     plan = 'pro'"
+    assert CLI_KEY not in state.read_text()
+
+    resume = ("--resume", "ask", "--answer", "hello")
+    second = run_flow(target, *common, *key, *resume, "--json")
+    events = [json_format.Parse(line, RunFlowResponse()) for line in lines(second)]
+    assert events[1].action_finished.result.answer == "hello"
+    assert CLI_KEY not in second.stdout + state.read_text()
+
+    # A resume that forgets --var: the state had no key to give.
+    third = lines(run_flow(target, *common, "--resume", "ask", "--answer", "again"))
+    assert "the token is empty after filling in variables" in "\n".join(third)
+
+
+def test_a_secret_change_prints_without_a_value() -> None:
+    changed = VariableChanged(name="api key", secret=True)
+    event = RunFlowResponse(sequence=3, block_id="s", variable_changed=changed)
+    assert describe(event) == "#3   [s] api key changed (secret)"

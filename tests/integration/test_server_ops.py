@@ -112,7 +112,12 @@ async def test_graceful_shutdown_goes_not_serving_then_drains() -> None:
 
 
 def _start_cli(*args: str) -> tuple[subprocess.Popen[str], str]:
-    env = {**os.environ, "BOTFLOW_LOG_FORMAT": "json", "BOTFLOW_GRACE_SECONDS": "5"}
+    env = {
+        **os.environ,
+        "BOTFLOW_LOG_FORMAT": "json",
+        "BOTFLOW_GRACE_SECONDS": "5",
+        "BOTFLOW_SHUTDOWN_DELAY_SECONDS": "0",
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "botflow.server.cli", "serve", *args],
         stdout=subprocess.PIPE,

@@ -312,3 +312,23 @@ def test_descriptions_never_contain_the_offending_value() -> None:
     for path, description in violations.items:
         assert SECRET not in path
         assert SECRET not in description
+
+
+def test_variables_must_leave_room_for_the_response_that_returns_them() -> None:
+    """Each value is within the text limit, and the request within the receive
+    limit, but the response (or finish event) carrying them would not be."""
+    ctx = ValidationContext(
+        limits=Limits(max_message_bytes=100_000, max_variables=100),
+        enabled_providers=("openai",),
+        default_provider="openai",
+    )
+    fits = {f"v{i}": Value(text="x" * 9_000) for i in range(10)}
+    assert not validate_execute_action(request(variables=fits), ctx)
+    too_many = {f"v{i}": Value(text="x" * 9_000) for i in range(11)}
+    violations = validate_execute_action(request(variables=too_many), ctx)
+    assert paths(violations) == ["variables"]
+    defaults = [VariableDefinition(name="d", default_value=Value(text="y" * 9_000))]
+    violations = validate_execute_action(
+        request(variables=fits, variable_definitions=defaults), ctx
+    )
+    assert paths(violations) == ["variables"]

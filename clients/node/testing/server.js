@@ -45,7 +45,13 @@ function startServer(extraArgs = [], extraEnv = {}) {
   }
   const args = ['serve', '--host', '127.0.0.1', '--port', '0', '--providers', 'fake,openai'];
   const child = spawn(bin, [...args, ...extraArgs], {
-    env: { ...serverEnv(), BOTFLOW_LOG_LEVEL: 'WARNING', ...extraEnv },
+    // No shutdown delay: no balancer watches a test server, and stop() would wait for it.
+    env: {
+      ...serverEnv(),
+      BOTFLOW_LOG_LEVEL: 'WARNING',
+      BOTFLOW_SHUTDOWN_DELAY_SECONDS: '0',
+      ...extraEnv,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

@@ -1,9 +1,14 @@
 """Building, starting and stopping the grpc.aio server.
 
 `serving(config)` is the in-process server that tests and the CLI share: the
-FlowService, the standard health service and server reflection, explicit
-message size limits; on exit health turns NOT_SERVING first, then in-flight
-calls get `grace_seconds` to finish.
+FlowService behind admission control, the standard health service and server
+reflection, explicit message size limits and a pending-call queue sized for
+bursts; on exit health turns NOT_SERVING first, then in-flight calls get
+`grace_seconds` to finish.
+
+`serve_until_signalled` (the CLI) adds what a load balancer needs to see:
+after SIGTERM/SIGINT health says NOT_SERVING while calls are still accepted
+for `shutdown_delay_seconds`, then the port closes and calls drain.
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ import contextlib
 import logging
 import signal
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 import httpx2
@@ -24,6 +30,7 @@ from grpc_reflection.v1alpha import reflection
 from botflow.providers.egress import EgressPolicy
 from botflow.providers.registry import ProviderRegistry
 from botflow.server import defaults
+from botflow.server.admission import AdmissionInterceptor
 from botflow.server.blocks.webhook import new_http_client
 from botflow.server.config import ServerConfig
 from botflow.server.interceptors import BearerTokenInterceptor, RequestContextInterceptor
@@ -35,31 +42,141 @@ from botflow.v1 import flow_service_pb2, flow_service_pb2_grpc
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = flow_service_pb2.DESCRIPTOR.services_by_name["FlowService"].full_name
+# The coroutine grpc.aio runs each call in (grpc/_cython/_cygrpc/aio/server.pyx.pxi).
+RPC_TASK = "_schedule_rpc_coro"
+# How long stop() waits for cancelled calls to unwind once the server stopped.
+SETTLE_SECONDS = 1.0
+# grpc C-core's defaults for its queue of calls that arrived but that the
+# application has not picked up yet (src/core/server/server.h): beyond the soft
+# limit calls are dropped at random, at the hard limit always.
+GRPC_PENDING_SOFT_DEFAULT = 1000
+GRPC_PENDING_HARD_DEFAULT = 3000
+
+
+# grpc_health ships no type hints, so its servicer is Any to mypy.
+class DrainingHealthServicer(health.aio.HealthServicer):  # type: ignore[misc]
+    """grpc_health's servicer, whose Watch streams end once draining starts.
+
+    An open Watch never ends by itself, so without this it would hold the
+    server's shutdown for the whole grace period and then be cancelled.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._draining = asyncio.Event()
+
+    def start_draining(self) -> None:
+        self._draining.set()
+
+    async def Watch(  # noqa: N802 - the RPC name of grpc.health.v1
+        self, request: health_pb2.HealthCheckRequest, context: Any
+    ) -> None:
+        sent = _SentStatus(context)
+        watching = asyncio.ensure_future(super().Watch(request, sent))
+        draining = asyncio.ensure_future(self._draining.wait())
+        try:
+            await asyncio.wait((watching, draining), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (watching, draining):
+                task.cancel()
+            await asyncio.gather(watching, draining, return_exceptions=True)
+            await sent.flushed()
+        error = None if watching.cancelled() else watching.exception()
+        if error is not None:
+            raise error
+        # Draining may start before the watcher woke up to send NOT_SERVING:
+        # the stream's last message must be the status it ends on.
+        final = self._server_status.get(
+            request.service, health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
+        )
+        if sent.last != final:
+            await context.write(health_pb2.HealthCheckResponse(status=final))
+
+
+class _SentStatus:
+    """The servicer context grpc_health's Watch writes to: remembers the last
+    status sent, and lets a write finish even when the watcher is cancelled
+    (a send abandoned half-way leaves the call unable to send its status)."""
+
+    def __init__(self, context: Any) -> None:
+        self._context = context
+        self._writing: asyncio.Future[None] | None = None
+        self._status: int | None = None
+        self.last: int | None = None
+
+    async def write(self, response: health_pb2.HealthCheckResponse) -> None:
+        self._writing = asyncio.ensure_future(self._context.write(response))
+        self._status = response.status
+        await asyncio.shield(self._writing)
+        self.last = response.status
+
+    async def flushed(self) -> None:
+        if self._writing is None:
+            return
+        with contextlib.suppress(Exception):
+            await self._writing
+            self.last = self._status
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
 
 
 @dataclass
 class RunningServer:
     server: grpc.aio.Server
     port: int
-    health: health.aio.HealthServicer
+    health: DrainingHealthServicer
     registry: ProviderRegistry
     config: ServerConfig
     http: httpx2.AsyncClient
     metrics: Metrics
+    admission: AdmissionInterceptor
     metrics_endpoint: MetricsEndpoint | None = None
 
     @property
     def target(self) -> str:
         return f"{self.config.host}:{self.port}"
 
-    async def stop(self, grace: float | None = None) -> None:
-        """NOT_SERVING first (so balancers drain us), then finish in-flight calls."""
+    async def stop(
+        self, grace: float | None = None, delay: float = 0.0, hurry: asyncio.Event | None = None
+    ) -> None:
+        """NOT_SERVING first, still accepting calls for `delay` seconds (cut
+        short when `hurry` is set) so balancers polling health move traffic
+        away; then refuse new calls and give in-flight ones `grace` seconds."""
         await self.health.enter_graceful_shutdown()
-        await self.server.stop(self.config.grace_seconds if grace is None else grace)
+        if delay > 0:
+            await _wait_at_most(hurry or asyncio.Event(), delay)
+        grace = self.config.grace_seconds if grace is None else grace
+        log.info("draining", extra={"grace_seconds": grace})
+        self.health.start_draining()
+        await self.server.stop(grace)
+        await _settle_rpc_tasks(SETTLE_SECONDS)
         await self.registry.aclose()
         await self.http.aclose()
         if self.metrics_endpoint is not None:
             self.metrics_endpoint.stop()
+
+
+async def _wait_at_most(event: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
+
+
+async def _settle_rpc_tasks(seconds: float) -> None:
+    """Let grpc's per-call tasks finish after the server stopped.
+
+    Calls cancelled at the end of grace still have a task unwinding; if the
+    event loop closes first, asyncio cancels it again and grpc reports that
+    with `traceback.print_exc()`, a raw traceback on stderr among JSON logs.
+    """
+    current = asyncio.current_task()
+    pending = [
+        task
+        for task in asyncio.all_tasks()
+        if task is not current and getattr(task.get_coro(), "__qualname__", "") == RPC_TASK
+    ]
+    if pending:
+        await asyncio.wait(pending, timeout=seconds)
 
 
 def egress_policy(config: ServerConfig) -> EgressPolicy:
@@ -70,9 +187,15 @@ def egress_policy(config: ServerConfig) -> EgressPolicy:
     )
 
 
-def _interceptors(config: ServerConfig, metrics: Metrics) -> list[grpc.aio.ServerInterceptor]:
+def _interceptors(
+    config: ServerConfig, metrics: Metrics, admission: AdmissionInterceptor
+) -> list[grpc.aio.ServerInterceptor]:
     prefix = f"/{SERVICE_NAME}/"
-    chain: list[grpc.aio.ServerInterceptor] = [RequestContextInterceptor(prefix, metrics)]
+    # Admission first: a refused call costs nothing more than its refusal.
+    chain: list[grpc.aio.ServerInterceptor] = [
+        admission,
+        RequestContextInterceptor(prefix, metrics),
+    ]
     if config.auth_token:
         chain.append(BearerTokenInterceptor(config.auth_token, prefix))
     return chain
@@ -95,7 +218,42 @@ def _server_options(config: ServerConfig) -> list[tuple[str, int]]:
     return [
         ("grpc.max_receive_message_length", size),
         ("grpc.max_send_message_length", size),
+        *pending_queue_options(config.limits.max_concurrent_calls),
     ]
+
+
+def pending_queue_options(max_concurrent_calls: int) -> list[tuple[str, int]]:
+    """Room in C-core's pending queue for a burst of twice the admission limit.
+
+    grpc.aio asks C-core for one arrived call at a time (per method), so a
+    burst waits in this queue; at C-core's defaults every call past ~3000 is dropped before botflow
+    sees it. Sized from the limit, a burst up to the limit is served and the
+    rest reach the admission interceptor, which answers RESOURCE_EXHAUSTED
+    with a retry hint instead of a bare drop. HTTP/2 max_concurrent_streams
+    needs nothing: C-core's server default is unlimited, so one connection
+    can carry the whole burst.
+    """
+    return [
+        (
+            "grpc.server.max_pending_requests",
+            max(2 * max_concurrent_calls, GRPC_PENDING_SOFT_DEFAULT),
+        ),
+        (
+            "grpc.server.max_pending_requests_hard_limit",
+            max(3 * max_concurrent_calls, GRPC_PENDING_HARD_DEFAULT),
+        ),
+    ]
+
+
+def _add_services(server: grpc.aio.Server, service: FlowService) -> DrainingHealthServicer:
+    """FlowService, health and reflection; returns the health servicer."""
+    flow_service_pb2_grpc.add_FlowServiceServicer_to_server(service, server)
+    health_servicer = DrainingHealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    return health_servicer
 
 
 async def start_server(
@@ -110,16 +268,14 @@ async def start_server(
     registry = registry or ProviderRegistry.create(config.providers, egress=egress)
     http = new_http_client(egress)
     metrics = Metrics()
+    admission = AdmissionInterceptor(
+        f"/{SERVICE_NAME}/", config.limits.max_concurrent_calls, metrics
+    )
     server = grpc.aio.server(
-        interceptors=_interceptors(config, metrics), options=_server_options(config)
+        interceptors=_interceptors(config, metrics, admission), options=_server_options(config)
     )
     service = FlowService(config, registry, http=http, egress=egress, metrics=metrics)
-    flow_service_pb2_grpc.add_FlowServiceServicer_to_server(service, server)
-    health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-    )
+    health_servicer = _add_services(server, service)
     port = _add_port(server, config)
     await server.start()
     for name in ("", SERVICE_NAME):
@@ -131,7 +287,9 @@ async def start_server(
     endpoint = None
     if config.metrics_port is not None:
         endpoint = serve_metrics(metrics, config.metrics_host or config.host, config.metrics_port)
-    return RunningServer(server, port, health_servicer, registry, config, http, metrics, endpoint)
+    return RunningServer(
+        server, port, health_servicer, registry, config, http, metrics, admission, endpoint
+    )
 
 
 @contextlib.asynccontextmanager
@@ -146,14 +304,39 @@ async def serving(
         await running.stop()
 
 
+@dataclass
+class _Signals:
+    """The first SIGTERM/SIGINT starts the shutdown, a second one skips the
+    rest of the shutdown delay."""
+
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    hurry: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def received(self) -> None:
+        if self.stop.is_set():
+            if not self.hurry.is_set():
+                log.info("second signal: skipping the rest of the shutdown delay")
+            self.hurry.set()
+        self.stop.set()
+
+
 async def serve_until_signalled(config: ServerConfig) -> None:
-    """Run until SIGTERM or SIGINT, then shut down gracefully."""
-    stop = asyncio.Event()
+    """Run until SIGTERM or SIGINT, then shut down the way a balancer can see."""
+    signals = _Signals()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    async with serving(config) as running:
+        loop.add_signal_handler(sig, signals.received)
+    running = await start_server(config)
+    try:
         print(f"botflow listening on {running.target}", flush=True)
-        await stop.wait()
-        log.info("shutting down", extra={"grace_seconds": config.grace_seconds})
+        await signals.stop.wait()
+        log.info(
+            "shutting down",
+            extra={
+                "shutdown_delay_seconds": config.shutdown_delay_seconds,
+                "grace_seconds": config.grace_seconds,
+            },
+        )
+    finally:
+        await running.stop(delay=config.shutdown_delay_seconds, hurry=signals.hurry)
     log.info("stopped")

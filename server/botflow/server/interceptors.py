@@ -170,7 +170,7 @@ class _CallReport:
         return handler
 
 
-def _rebuilt(
+def rebuilt(
     handler: Handler,
     behavior: Callable[[Any, Any], Any],
     deserializer: Callable[[bytes], Any] | None = None,
@@ -225,9 +225,9 @@ class RequestContextInterceptor(ServiceInterceptor):
         tolerant = _tolerant(handler.request_deserializer)
         if handler.unary_stream is not None:
             behavior = report.stream(cast(StreamBehavior, handler.unary_stream))
-            return _rebuilt(handler, behavior, tolerant)
+            return rebuilt(handler, behavior, tolerant)
         if handler.unary_unary is not None:
-            return _rebuilt(handler, report.unary(handler.unary_unary), tolerant)
+            return rebuilt(handler, report.unary(handler.unary_unary), tolerant)
         return handler
 
 
@@ -249,7 +249,7 @@ class BearerTokenInterceptor(ServiceInterceptor):
     def wrap(self, method: str, handler: Handler, details: grpc.HandlerCallDetails) -> Handler:
         if self._authorized(details):
             return handler
-        return _rebuilt(handler, _deny_stream if handler.unary_stream is not None else _deny)
+        return rebuilt(handler, _deny_stream if handler.unary_stream is not None else _deny)
 
 
 async def _deny(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:

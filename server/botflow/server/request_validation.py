@@ -10,8 +10,11 @@ server's limits, a resume that does not point at a wait block).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from botflow.server.block_checks import FlowScope
 from botflow.server.blocks import ACTION_KINDS, KINDS
+from botflow.server.budget import FINISH_MARGIN_BYTES
 from botflow.server.validation import (
     ValidationContext,
     Violations,
@@ -22,6 +25,24 @@ from botflow.server.validation import (
 )
 from botflow.v1.flow_pb2 import Block, Flow
 from botflow.v1.flow_service_pb2 import ExecuteActionRequest, RunFlowRequest
+from botflow.v1.variables_pb2 import Value, VariableDefinition
+
+
+def _check_variables_fit(
+    v: Violations,
+    values: Mapping[str, Value],
+    definitions: Iterable[VariableDefinition],
+    ctx: ValidationContext,
+) -> None:
+    """The variables come back in the response (or finish event): with the
+    declared defaults they must leave room for it under the send limit."""
+    size = RunFlowRequest(variables=values).ByteSize() + sum(d.ByteSize() for d in definitions)
+    limit = min(ctx.limits.max_message_bytes, ctx.limits.max_run_bytes) - FINISH_MARGIN_BYTES
+    if size > limit:
+        v.add(
+            "variables",
+            f"with the declared defaults, larger than the {limit} bytes a response can carry",
+        )
 
 
 def _check_block(path: str, block: Block, scope: FlowScope) -> None:
@@ -84,6 +105,7 @@ def validate_run_flow(request: RunFlowRequest, ctx: ValidationContext) -> Violat
         if request.HasField("resume"):
             _check_resume(v, request)
     check_variables(v, "variables", request.variables, ctx.limits)
+    _check_variables_fit(v, request.variables, request.flow.variables, ctx)
     check_conversation(v, "conversation", request.conversation, ctx.limits)
     check_enums(v, request)
     return v
@@ -100,6 +122,7 @@ def validate_execute_action(request: ExecuteActionRequest, ctx: ValidationContex
         kind.parameter_check(v, where, getattr(request.action, kind.name), ctx)
     check_variables(v, "variables", request.variables, ctx.limits)
     check_definitions(v, "variable_definitions", request.variable_definitions, ctx.limits)
+    _check_variables_fit(v, request.variables, request.variable_definitions, ctx)
     check_conversation(v, "conversation", request.conversation, ctx.limits)
     check_enums(v, request)
     return v
