@@ -813,9 +813,12 @@ async def test_sent_message_joins_the_current_session_history(
     stub: FlowServiceAsyncStub,
 ) -> None:
     variables = {"order": number(42), "shop": text("Boots Inc")}
+    continued = Conversation()
+    continued.CopyFrom(SESSIONS)
+    continued.current_bot_session_id = "s2"  # the caller continues the bot's session
     async with OpenAIStub() as stub_server:
         events, finished = await run(
-            stub, _wire_flow(stub_server.base_url), variables=variables, convo=SESSIONS
+            stub, _wire_flow(stub_server.base_url), variables=variables, convo=continued
         )
         assert _sent_messages(stub_server) == [
             ("system", "You are support for Boots Inc."),
@@ -831,6 +834,23 @@ async def test_sent_message_joins_the_current_session_history(
         ("ai", "finished", COMPLETED),
     ]
     assert finished.bot_session_id == "s2"
+    assert not finished.bot_session_started
+
+
+async def test_a_new_run_starts_a_new_bot_session(stub: FlowServiceAsyncStub) -> None:
+    """A run without resume is the bot starting: with no session named, last
+    week's tagged messages are not "the current bot session"."""
+    variables = {"order": number(42), "shop": text("Boots Inc")}
+    async with OpenAIStub() as stub_server:
+        _, finished = await run(
+            stub, _wire_flow(stub_server.base_url), variables=variables, convo=SESSIONS
+        )
+        assert _sent_messages(stub_server) == [
+            ("system", "You are support for Boots Inc."),
+            ("assistant", "Order 42 ships today"),
+        ]
+    assert finished.bot_session_started
+    assert finished.bot_session_id not in ("", "old", "s2")
 
 
 async def test_explicit_current_session_excludes_every_earlier_session(
@@ -888,17 +908,19 @@ async def test_resume_answer_goes_to_openai_as_user(stub: FlowServiceAsyncStub) 
         events, finished = await run(
             stub, the_flow, variables=waiting.variables, convo=convo, resume=resume
         )
+        # The resume continues the session the first run started; the older
+        # sessions' messages are not part of it.
         assert _sent_messages(stub_server) == [
             ("system", "PROMPT"),
-            ("user", "Where is my order?"),
-            ("assistant", "Let me check."),
             ("assistant", "Which size?"),
             ("user", "Size 42"),
         ]
+        assert waiting.bot_session_started
+        assert not finished.bot_session_started
     assert described(events) == [
         ("w", "variable_changed", ("size", text("Size 42"))),
         ("ai", "action_finished", (SUCCEEDED, "Hello from the stub.")),
         ("ai", "variable_changed", (ERROR_VARIABLE, text(""))),
         ("ai", "finished", COMPLETED),
     ]
-    assert finished.bot_session_id == waiting.bot_session_id == "s2"
+    assert finished.bot_session_id == waiting.bot_session_id != "s2"

@@ -1,11 +1,11 @@
-"""Which conversation messages go with the prompt (SPEC §3, §4)."""
+"""Which conversation messages go with the prompt, and how many a cap left out."""
 
 from __future__ import annotations
 
 import pytest
 
 from botflow.providers.base import ChatMessage
-from botflow.server.history import build_messages, current_bot_session, select_history
+from botflow.server.history import History, build_messages, current_bot_session, select_history
 from botflow.v1.actions_pb2 import HistoryMode
 from botflow.v1.conversation_pb2 import Conversation, Direction, Message
 
@@ -26,8 +26,8 @@ def conversation(
     )
 
 
-def pairs(history: list[ChatMessage]) -> list[tuple[str, str]]:
-    return [(m.role, m.content) for m in history]
+def pairs(history: History) -> list[tuple[str, str]]:
+    return [(m.role, m.content) for m in history.messages]
 
 
 SAMPLE = conversation(
@@ -61,7 +61,11 @@ def test_current_bot_session_inferred_from_latest_message_with_a_session() -> No
         (OUT, "agent after bot", ""),
     )
     assert current_bot_session(conv) == "s2"
-    assert pairs(select_history(conv, SESSION, 0)) == [("user", "new q"), ("assistant", "new a")]
+    assert pairs(select_history(conv, SESSION, 0)) == [
+        ("user", "new q"),
+        ("assistant", "new a"),
+        ("assistant", "agent after bot"),
+    ]
 
 
 def test_current_bot_session_explicit_id_wins() -> None:
@@ -69,10 +73,33 @@ def test_current_bot_session_explicit_id_wins() -> None:
         (IN, "q1", "s1"), (OUT, "a1", "s1"), (IN, "q2", "s2"), (OUT, "none", ""), current="s1"
     )
     assert current_bot_session(conv) == "s1"
-    assert pairs(select_history(conv, SESSION, 0)) == [("user", "q1"), ("assistant", "a1")]
+    assert pairs(select_history(conv, SESSION, 0)) == [
+        ("user", "q1"),
+        ("assistant", "a1"),
+        ("assistant", "none"),
+    ]
 
 
-def test_current_bot_session_excludes_other_sessions_and_sessionless_messages() -> None:
+def test_current_bot_session_starts_where_the_session_started() -> None:
+    """An agent's untagged message after the restart belongs to the bot thread;
+    one before the session started does not, nor does another session's."""
+    conv = conversation(
+        (IN, "before the bot", ""),
+        (OUT, "agent before", ""),
+        (IN, "question", "s3"),
+        (OUT, "agent joins in", ""),
+        (OUT, "a stray other session", "s1"),
+        (OUT, "bot answer", "s3"),
+        current="s3",
+    )
+    assert pairs(select_history(conv, SESSION, 0)) == [
+        ("user", "question"),
+        ("assistant", "agent joins in"),
+        ("assistant", "bot answer"),
+    ]
+
+
+def test_current_bot_session_excludes_messages_before_it_started() -> None:
     assert pairs(select_history(SAMPLE, SESSION, 0)) == [
         ("user", "second session question"),
         ("assistant", "second session answer"),
@@ -82,12 +109,12 @@ def test_current_bot_session_excludes_other_sessions_and_sessionless_messages() 
 def test_current_bot_session_without_any_session_is_empty() -> None:
     conv = conversation((IN, "q", ""), (OUT, "a", ""))
     assert current_bot_session(conv) == ""
-    assert select_history(conv, SESSION, 0) == []
+    assert select_history(conv, SESSION, 0).messages == []
 
 
 def test_current_bot_session_explicit_id_with_no_messages_is_empty() -> None:
     conv = conversation((IN, "q", "s1"), current="s9")
-    assert select_history(conv, SESSION, 0) == []
+    assert select_history(conv, SESSION, 0).messages == []
 
 
 def test_last_message_is_the_last_received_even_if_sent_messages_follow() -> None:
@@ -97,7 +124,7 @@ def test_last_message_is_the_last_received_even_if_sent_messages_follow() -> Non
 
 def test_last_message_with_only_sent_messages_is_empty() -> None:
     conv = conversation((OUT, "bot 1", "s1"), (OUT, "bot 2", "s1"))
-    assert select_history(conv, LAST, 0) == []
+    assert select_history(conv, LAST, 0).messages == []
 
 
 def test_last_message_skips_whitespace_texts() -> None:
@@ -106,13 +133,13 @@ def test_last_message_skips_whitespace_texts() -> None:
 
 
 def test_prompt_only_selects_nothing() -> None:
-    assert select_history(SAMPLE, PROMPT_ONLY, 0) == []
+    assert select_history(SAMPLE, PROMPT_ONLY, 0).messages == []
 
 
 @pytest.mark.parametrize("mode", [ALL, SESSION, LAST, PROMPT_ONLY])
 def test_empty_texts_are_skipped_in_every_mode(mode: HistoryMode.ValueType) -> None:
     conv = conversation((IN, "", "s1"), (OUT, "   ", "s1"), (IN, "\n", "s1"))
-    assert select_history(conv, mode, 0) == []
+    assert select_history(conv, mode, 0).messages == []
 
 
 @pytest.mark.parametrize(
@@ -135,8 +162,20 @@ def test_limit_keeps_the_most_recent(
     assert pairs(select_history(SAMPLE, mode, limit)) == expected
 
 
+@pytest.mark.parametrize(
+    ("mode", "limit", "omitted"),
+    [(ALL, 2, 4), (ALL, 6, 0), (ALL, 0, 0), (SESSION, 1, 1), (LAST, 1, 0), (PROMPT_ONLY, 1, 0)],
+)
+def test_omitted_counts_what_the_cap_left_out(
+    mode: HistoryMode.ValueType, limit: int, omitted: int
+) -> None:
+    assert select_history(SAMPLE, mode, limit).omitted == omitted
+
+
 def test_limit_zero_means_no_cap() -> None:
-    assert len(select_history(SAMPLE, ALL, 0)) == 6
+    history = select_history(SAMPLE, ALL, 0)
+    assert len(history.messages) == 6
+    assert history.omitted == 0
 
 
 def test_build_messages_prompt_first_as_system_with_history() -> None:

@@ -324,22 +324,32 @@ async def test_request_defaults_and_caps() -> None:
     many = Conversation(
         messages=[Message(direction=Direction.DIRECTION_RECEIVED, text=f"m{i}") for i in range(10)]
     )
-    limits = Limits(default_max_history_messages=3, max_history_messages=4, max_timeout_ms=1000)
+    limits = Limits(max_history_messages=3, max_timeout_ms=1000)
     ctx = context(limits, recording=recorder)
-    await run(make_action(provider="recording", model="my-model"), ctx=ctx, conversation=many)
-    await run(
+    (first_run, _) = await run(
+        make_action(provider="recording", model="my-model"), ctx=ctx, conversation=many
+    )
+    (second_run, _) = await run(
         make_action(provider="recording", max_history_messages=50, timeout_ms=60_000),
         ctx=ctx,
         conversation=many,
     )
-    first, second = recorder.requests
+    (third_run, _) = await run(
+        make_action(provider="recording", max_history_messages=2), ctx=ctx, conversation=many
+    )
+    first, second, third = recorder.requests
     assert first.model == "my-model"
     assert first.temperature is None
     assert first.max_tokens is None
+    # No cap of the action's own: the server's history limit (3) applies.
     assert [m.content for m in first.messages] == ["You are a helpful assistant", "m7", "m8", "m9"]
+    assert first_run.result.history_messages_omitted == 7
     assert first.timeout == 1.0  # default 15 s capped by max_timeout_ms
-    assert [m.content for m in second.messages][1:] == ["m6", "m7", "m8", "m9"]
+    assert [m.content for m in second.messages][1:] == ["m7", "m8", "m9"]
+    assert second_run.result.history_messages_omitted == 7
     assert second.timeout == 1.0
+    assert [m.content for m in third.messages][1:] == ["m8", "m9"]
+    assert third_run.result.history_messages_omitted == 8
 
 
 async def test_prompt_only_sends_the_prompt_as_user() -> None:

@@ -22,7 +22,6 @@ class Limits:
 
     max_timeout_ms: int = defaults.MAX_TIMEOUT_MS
     max_attempts: int = defaults.MAX_ATTEMPTS
-    default_max_history_messages: int = defaults.DEFAULT_MAX_HISTORY_MESSAGES
     max_history_messages: int = defaults.MAX_HISTORY_MESSAGES
     max_steps: int = defaults.MAX_STEPS
     max_conversation_messages: int = defaults.MAX_CONVERSATION_MESSAGES

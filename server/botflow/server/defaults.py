@@ -32,9 +32,9 @@ DEFAULT_WEBHOOK_TIMEOUT_MS = 15_000
 MAX_TIMEOUT_MS = 120_000
 DEFAULT_MAX_ATTEMPTS = 3
 MAX_ATTEMPTS = 10
-# Applied when an action's max_history_messages is 0, and the ceiling for it.
-DEFAULT_MAX_HISTORY_MESSAGES = 50
-MAX_HISTORY_MESSAGES = 500
+# The server's history limit: at most this many of the most recent selected
+# messages go with a prompt, whatever the action's max_history_messages.
+MAX_HISTORY_MESSAGES = 1_000
 # Time kept back from the caller's deadline to send the response.
 DEADLINE_MARGIN_SECONDS = 0.05
 

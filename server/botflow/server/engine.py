@@ -42,11 +42,21 @@ def step_limit(request: RunFlowRequest, cap: int) -> int:
     return min(request.max_steps or defaults.DEFAULT_MAX_STEPS, cap)
 
 
+def continued_session(request: RunFlowRequest) -> str:
+    """The bot session a run continues, or "" when it starts a new one: a run
+    without `resume` is the bot (re)starting, so it continues only the session
+    the request names; a resume continues the bot's session, named or
+    inferred from the messages."""
+    if request.HasField("resume"):
+        return current_bot_session(request.conversation)
+    return request.conversation.current_bot_session_id
+
+
 def initial_state(request: RunFlowRequest, actions: ActionContext) -> RunState:
     conversation = Conversation()
     conversation.CopyFrom(request.conversation)
-    # A run with no bot session yet is the bot's first: it starts one.
-    session = current_bot_session(conversation) or new_session_id()
+    continued = continued_session(request)
+    session = continued or new_session_id()
     conversation.current_bot_session_id = session
     return RunState(
         variables=Variables.assemble(
@@ -56,6 +66,7 @@ def initial_state(request: RunFlowRequest, actions: ActionContext) -> RunState:
         session_id=session,
         definitions=list(request.flow.variables),
         actions=actions,
+        session_started=not continued,
     )
 
 
@@ -67,6 +78,7 @@ class Checkpoint:
     values: dict[str, Value]
     messages: int
     session_id: str
+    session_started: bool
 
 
 class FlowRun:
@@ -94,6 +106,7 @@ class FlowRun:
             state.variables.snapshot(),
             len(state.conversation.messages),
             state.session_id,
+            state.session_started,
         )
 
     def _undo(self, checkpoint: Checkpoint) -> None:
@@ -102,6 +115,7 @@ class FlowRun:
         state.variables = checkpoint.variables
         del state.conversation.messages[checkpoint.messages :]
         state.session_id = checkpoint.session_id
+        state.session_started = checkpoint.session_started
         state.conversation.current_bot_session_id = checkpoint.session_id
 
     async def _run_block(self, kind: BlockKind, block: Block, checkpoint: Checkpoint) -> Outcome:
@@ -128,6 +142,7 @@ class FlowRun:
             resume_block_id=resume_block_id,
             bot_session_id=self.state.session_id,
             steps=self.steps,
+            bot_session_started=self.state.session_started,
         )
         return self._numbered(RunFlowResponse(finished=finished), block_id)
 

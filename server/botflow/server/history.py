@@ -1,8 +1,9 @@
-"""Which conversation messages go to the LLM with the prompt (SPEC §3, §4)."""
+"""Which conversation messages go to the LLM with the prompt (docs/rules.md
+"History"): the history mode selects, a cap keeps the most recent."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass
 
 from botflow.providers.base import ChatMessage, Role
 from botflow.v1.actions_pb2 import HistoryMode
@@ -15,7 +16,8 @@ ROLES: dict[int, Role] = {
 
 
 def current_bot_session(conversation: Conversation) -> str:
-    """The explicit current session, else the latest message's session."""
+    """The explicit current session, else the latest message's session (a
+    resume and ExecuteAction; a new RunFlow starts a session instead)."""
     if conversation.current_bot_session_id:
         return conversation.current_bot_session_id
     for message in reversed(conversation.messages):
@@ -28,25 +30,50 @@ def _has_text(message: Message) -> bool:
     return bool(message.text.strip())
 
 
-def _selected(conversation: Conversation, mode: int) -> Sequence[Message]:
-    messages = [m for m in conversation.messages if _has_text(m)]
+def session_messages(conversation: Conversation) -> list[Message]:
+    """Every message from the first one of the current bot session onwards,
+    whoever sent it: the bot "thread" since its last (re)start, a human
+    agent's untagged messages in it included (another bot session's are not)."""
+    session = current_bot_session(conversation)
+    messages = conversation.messages
+    if not session:
+        return []
+    start = next((i for i, m in enumerate(messages) if m.bot_session_id == session), None)
+    if start is None:
+        return []
+    return [m for m in messages[start:] if m.bot_session_id in ("", session)]
+
+
+def _selected(conversation: Conversation, mode: int) -> list[Message]:
     if mode == HistoryMode.HISTORY_MODE_ALL_CONVERSATION:
-        return messages
+        return [m for m in conversation.messages if _has_text(m)]
     if mode == HistoryMode.HISTORY_MODE_CURRENT_BOT_SESSION:
-        session = current_bot_session(conversation)
-        return [m for m in messages if session and m.bot_session_id == session]
+        return [m for m in session_messages(conversation) if _has_text(m)]
     if mode == HistoryMode.HISTORY_MODE_LAST_MESSAGE:
-        received = [m for m in messages if m.direction == Direction.DIRECTION_RECEIVED]
+        received = [
+            m
+            for m in conversation.messages
+            if m.direction == Direction.DIRECTION_RECEIVED and _has_text(m)
+        ]
         return received[-1:]
     return []
 
 
-def select_history(conversation: Conversation, mode: int, limit: int) -> list[ChatMessage]:
-    """The history for `mode`, oldest first, at most the `limit` most recent."""
+@dataclass(frozen=True)
+class History:
+    """The messages sent after the prompt, and how many a cap left out."""
+
+    messages: list[ChatMessage]
+    omitted: int = 0
+
+
+def select_history(conversation: Conversation, mode: int, limit: int) -> History:
+    """The history for `mode`, oldest first, at most the `limit` most recent
+    (0 = no cap)."""
     selected = _selected(conversation, mode)
-    if limit > 0:
-        selected = selected[-limit:]
-    return [ChatMessage(ROLES[m.direction], m.text) for m in selected]
+    omitted = max(0, len(selected) - limit) if limit > 0 else 0
+    kept = selected[omitted:]
+    return History([ChatMessage(ROLES[m.direction], m.text) for m in kept], omitted)
 
 
 def build_messages(prompt: str, history: list[ChatMessage]) -> tuple[ChatMessage, ...]:

@@ -29,9 +29,11 @@ class _HistoryModeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_HistoryMo
     HISTORY_MODE_UNSPECIFIED: _HistoryMode.ValueType  # 0
     """Not allowed: a request with it is INVALID_ARGUMENT."""
     HISTORY_MODE_ALL_CONVERSATION: _HistoryMode.ValueType  # 1
-    """Every message of the conversation, in order."""
+    """Every message of the conversation, in order (up to the history cap)."""
     HISTORY_MODE_CURRENT_BOT_SESSION: _HistoryMode.ValueType  # 2
-    """The messages of the current bot session, in order."""
+    """Every message from the start of the current bot session, in order,
+    whoever sent it (see Conversation).
+    """
     HISTORY_MODE_LAST_MESSAGE: _HistoryMode.ValueType  # 3
     """The last received message only."""
     HISTORY_MODE_PROMPT_ONLY: _HistoryMode.ValueType  # 4
@@ -54,9 +56,11 @@ class HistoryMode(_HistoryMode, metaclass=_HistoryModeEnumTypeWrapper):
 HISTORY_MODE_UNSPECIFIED: HistoryMode.ValueType  # 0
 """Not allowed: a request with it is INVALID_ARGUMENT."""
 HISTORY_MODE_ALL_CONVERSATION: HistoryMode.ValueType  # 1
-"""Every message of the conversation, in order."""
+"""Every message of the conversation, in order (up to the history cap)."""
 HISTORY_MODE_CURRENT_BOT_SESSION: HistoryMode.ValueType  # 2
-"""The messages of the current bot session, in order."""
+"""Every message from the start of the current bot session, in order,
+whoever sent it (see Conversation).
+"""
 HISTORY_MODE_LAST_MESSAGE: HistoryMode.ValueType  # 3
 """The last received message only."""
 HISTORY_MODE_PROMPT_ONLY: HistoryMode.ValueType  # 4
@@ -359,7 +363,11 @@ class OpenAIAction(_message.Message):
     retry-after-ms / retry-after; quota, auth and other 4xx errors are not.
     """
     max_history_messages: _builtins.int
-    """Keep only the most recent N history messages; 0 = the server's default cap."""
+    """Keep only the most recent N history messages; 0 = no cap of the action's
+    own. The server's history limit (--max-history-messages, default 1000)
+    always applies; ActionResult.history_messages_omitted counts what a cap
+    left out.
+    """
     @_builtins.property
     def provider_options(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Provider-specific options. The "fake" provider reads `reply` (template;
@@ -679,6 +687,7 @@ class ActionResult(_message.Message):
     USAGE_FIELD_NUMBER: _builtins.int
     MODEL_FIELD_NUMBER: _builtins.int
     HTTP_STATUS_FIELD_NUMBER: _builtins.int
+    HISTORY_MESSAGES_OMITTED_FIELD_NUMBER: _builtins.int
     outcome: Global___ActionOutcome.ValueType
     """Succeeded or failed."""
     error_kind: Global___ErrorKind.ValueType
@@ -698,6 +707,11 @@ class ActionResult(_message.Message):
     """The model that answered (OpenAI action)."""
     http_status: _builtins.int
     """The HTTP status of the last response (webhook); 0 when none arrived."""
+    history_messages_omitted: _builtins.int
+    """OpenAI action: how many of the messages its history mode selected were left
+    out because of a cap (the action's max_history_messages or the server's
+    history limit), oldest first; 0 when the whole selection was sent.
+    """
     @_builtins.property
     def elapsed(self) -> _duration_pb2.Duration:
         """Wall time the action took, retries and backoff included."""
@@ -718,10 +732,11 @@ class ActionResult(_message.Message):
         usage: Global___TokenUsage | None = ...,
         model: _builtins.str = ...,
         http_status: _builtins.int = ...,
+        history_messages_omitted: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["elapsed", b"elapsed", "usage", b"usage"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer", b"answer", "attempts", b"attempts", "elapsed", b"elapsed", "error", b"error", "error_kind", b"error_kind", "http_status", b"http_status", "model", b"model", "outcome", b"outcome", "usage", b"usage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer", b"answer", "attempts", b"attempts", "elapsed", b"elapsed", "error", b"error", "error_kind", b"error_kind", "history_messages_omitted", b"history_messages_omitted", "http_status", b"http_status", "model", b"model", "outcome", b"outcome", "usage", b"usage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

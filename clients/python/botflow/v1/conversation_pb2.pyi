@@ -81,12 +81,18 @@ Global___Message: _TypeAlias = Message  # noqa: Y015
 class Conversation(_message.Message):
     """The conversation so far, oldest message first (SPEC §3).
 
-    A bot session starts each time the bot (re)starts in the conversation.
-    "Current bot session" means `current_bot_session_id` when it is set, else the
-    bot session of the most recent message that has one; a RunFlow with neither
-    starts a new bot session (its id is in FlowFinished). During a RunFlow,
-    messages the flow sends and answers given on resume join this working
-    conversation in the current bot session.
+    A bot session starts each time the bot (re)starts in the conversation:
+    - A RunFlow without `resume` is the bot starting. It continues the session
+      `current_bot_session_id` names; when that is empty it starts a new session
+      (FlowFinished says which happened and gives the session id).
+    - A RunFlow with `resume` continues the bot: `current_bot_session_id`, else
+      the session of the most recent message that has one.
+    - ExecuteAction: `current_bot_session_id`, else the session of the most
+      recent message that has one.
+    The current session's messages are every message from the first one tagged
+    with it onwards, whoever sent them (a human agent's untagged message
+    included). During a RunFlow, messages the flow sends and answers given on
+    resume join this working conversation in the current bot session.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -94,7 +100,9 @@ class Conversation(_message.Message):
     MESSAGES_FIELD_NUMBER: _builtins.int
     CURRENT_BOT_SESSION_ID_FIELD_NUMBER: _builtins.int
     current_bot_session_id: _builtins.str
-    """The bot session that is running now; empty = infer it from the messages."""
+    """The bot session that is running now. Empty: a RunFlow without `resume`
+    starts a new one; a resume or an ExecuteAction infers it from the messages.
+    """
     @_builtins.property
     def messages(self) -> _containers.RepeatedCompositeFieldContainer[Global___Message]:
         """Messages in order, oldest first."""

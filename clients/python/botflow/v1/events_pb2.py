@@ -26,7 +26,7 @@ from botflow.v1 import actions_pb2 as botflow_dot_v1_dot_actions__pb2
 from botflow.v1 import variables_pb2 as botflow_dot_v1_dot_variables__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x62otflow/v1/events.proto\x12\nbotflow.v1\x1a\x18\x62otflow/v1/actions.proto\x1a\x1a\x62otflow/v1/variables.proto\"\x1b\n\x0bMessageSent\x12\x0c\n\x04text\x18\x01 \x01(\t\"\x19\n\tNoteAdded\x12\x0c\n\x04text\x18\x01 \x01(\t\"Q\n\x0fVariableChanged\x12\x0c\n\x04name\x18\x01 \x01(\t\x12 \n\x05value\x18\x02 \x01(\x0b\x32\x11.botflow.v1.Value\x12\x0e\n\x06secret\x18\x03 \x01(\x08\":\n\x0e\x41\x63tionFinished\x12(\n\x06result\x18\x01 \x01(\x0b\x32\x18.botflow.v1.ActionResult\"5\n\rWarningRaised\x12$\n\x07warning\x18\x01 \x01(\x0b\x32\x13.botflow.v1.Warning\"&\n\x0c\x42otRestarted\x12\x16\n\x0e\x62ot_session_id\x18\x01 \x01(\t\"\xf7\x01\n\x0c\x46lowFinished\x12&\n\x06status\x18\x01 \x01(\x0e\x32\x16.botflow.v1.FlowStatus\x12:\n\tvariables\x18\x02 \x03(\x0b\x32\'.botflow.v1.FlowFinished.VariablesEntry\x12\x17\n\x0fresume_block_id\x18\x03 \x01(\t\x12\x16\n\x0e\x62ot_session_id\x18\x04 \x01(\t\x12\r\n\x05steps\x18\x05 \x01(\r\x1a\x43\n\x0eVariablesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12 \n\x05value\x18\x02 \x01(\x0b\x32\x11.botflow.v1.Value:\x02\x38\x01*\xcd\x01\n\nFlowStatus\x12\x1b\n\x17\x46LOW_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15\x46LOW_STATUS_COMPLETED\x10\x01\x12\"\n\x1e\x46LOW_STATUS_WAITING_FOR_ANSWER\x10\x02\x12\x19\n\x15\x46LOW_STATUS_RESTARTED\x10\x03\x12\"\n\x1e\x46LOW_STATUS_STEP_LIMIT_REACHED\x10\x04\x12$\n FLOW_STATUS_OUTPUT_LIMIT_REACHED\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x62otflow/v1/events.proto\x12\nbotflow.v1\x1a\x18\x62otflow/v1/actions.proto\x1a\x1a\x62otflow/v1/variables.proto\"\x1b\n\x0bMessageSent\x12\x0c\n\x04text\x18\x01 \x01(\t\"\x19\n\tNoteAdded\x12\x0c\n\x04text\x18\x01 \x01(\t\"Q\n\x0fVariableChanged\x12\x0c\n\x04name\x18\x01 \x01(\t\x12 \n\x05value\x18\x02 \x01(\x0b\x32\x11.botflow.v1.Value\x12\x0e\n\x06secret\x18\x03 \x01(\x08\":\n\x0e\x41\x63tionFinished\x12(\n\x06result\x18\x01 \x01(\x0b\x32\x18.botflow.v1.ActionResult\"5\n\rWarningRaised\x12$\n\x07warning\x18\x01 \x01(\x0b\x32\x13.botflow.v1.Warning\"&\n\x0c\x42otRestarted\x12\x16\n\x0e\x62ot_session_id\x18\x01 \x01(\t\"\x94\x02\n\x0c\x46lowFinished\x12&\n\x06status\x18\x01 \x01(\x0e\x32\x16.botflow.v1.FlowStatus\x12:\n\tvariables\x18\x02 \x03(\x0b\x32\'.botflow.v1.FlowFinished.VariablesEntry\x12\x17\n\x0fresume_block_id\x18\x03 \x01(\t\x12\x16\n\x0e\x62ot_session_id\x18\x04 \x01(\t\x12\r\n\x05steps\x18\x05 \x01(\r\x12\x1b\n\x13\x62ot_session_started\x18\x06 \x01(\x08\x1a\x43\n\x0eVariablesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12 \n\x05value\x18\x02 \x01(\x0b\x32\x11.botflow.v1.Value:\x02\x38\x01*\xcd\x01\n\nFlowStatus\x12\x1b\n\x17\x46LOW_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15\x46LOW_STATUS_COMPLETED\x10\x01\x12\"\n\x1e\x46LOW_STATUS_WAITING_FOR_ANSWER\x10\x02\x12\x19\n\x15\x46LOW_STATUS_RESTARTED\x10\x03\x12\"\n\x1e\x46LOW_STATUS_STEP_LIMIT_REACHED\x10\x04\x12$\n FLOW_STATUS_OUTPUT_LIMIT_REACHED\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,8 +35,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_FLOWFINISHED_VARIABLESENTRY']._loaded_options = None
   _globals['_FLOWFINISHED_VARIABLESENTRY']._serialized_options = b'8\001'
-  _globals['_FLOWSTATUS']._serialized_start=638
-  _globals['_FLOWSTATUS']._serialized_end=843
+  _globals['_FLOWSTATUS']._serialized_start=667
+  _globals['_FLOWSTATUS']._serialized_end=872
   _globals['_MESSAGESENT']._serialized_start=93
   _globals['_MESSAGESENT']._serialized_end=120
   _globals['_NOTEADDED']._serialized_start=122
@@ -50,7 +50,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_BOTRESTARTED']._serialized_start=347
   _globals['_BOTRESTARTED']._serialized_end=385
   _globals['_FLOWFINISHED']._serialized_start=388
-  _globals['_FLOWFINISHED']._serialized_end=635
-  _globals['_FLOWFINISHED_VARIABLESENTRY']._serialized_start=568
-  _globals['_FLOWFINISHED_VARIABLESENTRY']._serialized_end=635
+  _globals['_FLOWFINISHED']._serialized_end=664
+  _globals['_FLOWFINISHED_VARIABLESENTRY']._serialized_start=597
+  _globals['_FLOWFINISHED_VARIABLESENTRY']._serialized_end=664
 # @@protoc_insertion_point(module_scope)

@@ -257,6 +257,7 @@ class FlowFinished(_message.Message):
     RESUME_BLOCK_ID_FIELD_NUMBER: _builtins.int
     BOT_SESSION_ID_FIELD_NUMBER: _builtins.int
     STEPS_FIELD_NUMBER: _builtins.int
+    BOT_SESSION_STARTED_FIELD_NUMBER: _builtins.int
     status: Global___FlowStatus.ValueType
     """How the run ended."""
     resume_block_id: _builtins.str
@@ -265,6 +266,11 @@ class FlowFinished(_message.Message):
     """The bot session the run ended in (a new one after a restart)."""
     steps: _builtins.int
     """Blocks executed in this run."""
+    bot_session_started: _builtins.bool
+    """True when the bot session of bot_session_id started in this run: a run
+    without `resume` whose conversation named no current_bot_session_id, or a
+    restart bot block. False when the run continued an existing session.
+    """
     @_builtins.property
     def variables(self) -> _containers.MessageMap[_builtins.str, _variables_pb2.Value]:
         """Every variable after the run (declared ones included); secret variables
@@ -279,10 +285,11 @@ class FlowFinished(_message.Message):
         resume_block_id: _builtins.str = ...,
         bot_session_id: _builtins.str = ...,
         steps: _builtins.int = ...,
+        bot_session_started: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bot_session_id", b"bot_session_id", "resume_block_id", b"resume_block_id", "status", b"status", "steps", b"steps", "variables", b"variables"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bot_session_id", b"bot_session_id", "bot_session_started", b"bot_session_started", "resume_block_id", b"resume_block_id", "status", b"status", "steps", b"steps", "variables", b"variables"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -24,6 +24,8 @@ class RunState:
     session_id: str
     definitions: Sequence[VariableDefinition]
     actions: ActionContext
+    # Whether session_id started in this run (not continued from the request).
+    session_started: bool = False
 
     def render(self, name: str) -> str:
         return self.variables.render(name)

@@ -21,13 +21,13 @@ from botflow.providers.errors import (
     MissingParameterError,
     ProviderError,
 )
-from botflow.providers.retry import RetryPolicy, complete_with_retries
+from botflow.providers.retry import CallOutcome, RetryPolicy, complete_with_retries
 from botflow.server import defaults
 from botflow.server.blocks.base import Outcome, RunState
 from botflow.server.blocks.context import ActionContext
 from botflow.server.config import ServerConfig
 from botflow.server.events import action_finished, variables_changed
-from botflow.server.history import build_messages, select_history
+from botflow.server.history import History, build_messages, select_history
 from botflow.server.results import ActionRun, VariableWriter, duration
 from botflow.server.templating import render_template
 from botflow.server.variables import Variables, text_value
@@ -54,7 +54,7 @@ def retry_policy(action: OpenAIAction, config: ServerConfig) -> RetryPolicy:
 
 def history_limit(action: OpenAIAction, config: ServerConfig) -> int:
     limits = config.limits
-    wanted = action.max_history_messages or limits.default_max_history_messages
+    wanted = action.max_history_messages or limits.max_history_messages
     return min(wanted, limits.max_history_messages)
 
 
@@ -100,10 +100,26 @@ async def _run(
     provider = ctx.registry.get(provider_name(action))
     if provider is None:  # validation refuses this; kept for callers that skip it
         raise LookupError(f"provider {provider_name(action)!r} is not enabled")
-    request = _request(action, conversation, ctx, token, prompt, options)
+    history = select_history(conversation, action.history, history_limit(action, ctx.config))
+    request = _request(action, history, ctx, token, prompt, options)
     outcome = await complete_with_retries(
         provider, request, retry_policy(action, ctx.config), deadline=ctx.deadline
     )
+    run = _finish(action, writer, error_variable, outcome, request.model, ctx, started)
+    run.result.history_messages_omitted = history.omitted
+    return run
+
+
+def _finish(
+    action: OpenAIAction,
+    writer: VariableWriter,
+    error_variable: str,
+    outcome: CallOutcome,
+    model: str,
+    ctx: ActionContext,
+    started: float,
+) -> ActionRun:
+    """Store the answer, or the failure, of the retry loop's outcome."""
     if outcome.error is not None or outcome.completion is None:
         assert outcome.error is not None
         return _fail(writer, error_variable, outcome.error, outcome.attempts, started)
@@ -113,22 +129,21 @@ async def _run(
         return _fail(writer, error_variable, unusable, outcome.attempts, started)
     if action.answer_variable.strip():
         writer.set(action.answer_variable, text_value(completion.text))
-    result = _result(completion, request.model, outcome.attempts, started)
+    result = _result(completion, model, outcome.attempts, started)
     return writer.succeed(error_variable, result)
 
 
 def _request(
     action: OpenAIAction,
-    conversation: Conversation,
+    history: History,
     ctx: ActionContext,
     token: str,
     prompt: str,
     options: dict[str, str],
 ) -> CompletionRequest:
-    history = select_history(conversation, action.history, history_limit(action, ctx.config))
     return CompletionRequest(
         model=action.model or ctx.config.default_model,
-        messages=build_messages(prompt, history),
+        messages=build_messages(prompt, history.messages),
         token=token,
         base_url=_base_url(action, ctx.config),
         temperature=action.temperature if action.HasField("temperature") else None,

@@ -20,5 +20,6 @@ async def run(block: Block, state: RunState) -> Outcome:
     # The secrets stay secret: the flow's token templates still name them.
     state.variables = Variables.assemble(state.definitions, {}, secrets=state.variables.secrets)
     state.session_id = new_session_id()
+    state.session_started = True
     state.conversation.current_bot_session_id = state.session_id
     return Outcome([bot_restarted(state.session_id)], status=FlowStatus.FLOW_STATUS_RESTARTED)
