@@ -68,6 +68,8 @@ def _start(delay: str, grace: str) -> tuple[subprocess.Popen[str], str]:
         "BOTFLOW_LOG_FORMAT": "json",
         "BOTFLOW_SHUTDOWN_DELAY_SECONDS": delay,
         "BOTFLOW_GRACE_SECONDS": grace,
+        # One process: these tests read its log in order (workers interleave).
+        "BOTFLOW_WORKERS": "1",
     }
     command = [str(Path(sys.executable).with_name("botflow")), "serve"]
     process = subprocess.Popen(

@@ -40,6 +40,7 @@ from tests.support.openai_stub import (
     completion_body,
     gzip_bomb,
 )
+from tests.support.provider_context import provider_context
 
 MiB = 1024 * 1024
 DEFAULT_CAP = 1024 * 1024  # EgressPolicy's default, the server's --max-response-bytes
@@ -65,14 +66,14 @@ def _token_never_logged(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
 
 @pytest.fixture
 async def provider() -> AsyncIterator[OpenAIProvider]:
-    instance = OpenAIProvider(egress=loopback())
+    instance = OpenAIProvider(provider_context(egress=loopback()))
     yield instance
     await instance.aclose()
 
 
 @pytest.fixture
 async def small_cap_provider() -> AsyncIterator[OpenAIProvider]:
-    instance = OpenAIProvider(egress=loopback(SMALL_CAP))
+    instance = OpenAIProvider(provider_context(egress=loopback(SMALL_CAP)))
     yield instance
     await instance.aclose()
 

@@ -27,8 +27,9 @@ from botflow.providers.errors import (
     ProviderError,
     QuotaExceededError,
 )
-from botflow.providers.openai import OpenAIProvider, parse_retry_after
+from botflow.providers.openai import OpenAIProvider
 from botflow.providers.retry import CallOutcome, RetryPolicy, complete_with_retries
+from botflow.providers.retry_after import parse_retry_after
 from tests.support.openai_stub import (
     Drop,
     Fail,
@@ -40,6 +41,7 @@ from tests.support.openai_stub import (
     Step,
     completion_body,
 )
+from tests.support.provider_context import provider_context
 
 # The stubs listen on loopback, which the egress policy refuses by default.
 LOOPBACK_ALLOWED = EgressPolicy.from_entries(["127.0.0.1/32"])
@@ -92,7 +94,7 @@ def _hermetic_and_no_secret_in_logs(
 
 @pytest.fixture
 async def provider() -> AsyncIterator[OpenAIProvider]:
-    instance = OpenAIProvider(egress=LOOPBACK_ALLOWED)
+    instance = OpenAIProvider(provider_context(egress=LOOPBACK_ALLOWED))
     yield instance
     await instance.aclose()
 
@@ -496,7 +498,9 @@ async def test_server_environment_does_not_leak(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-operator")
     monkeypatch.setenv("OPENAI_CUSTOM_HEADERS", f"Authorization: Bearer {OTHER_TOKEN}")
     async with OpenAIStub() as stub:
-        provider = OpenAIProvider(default_base_url=stub.base_url, egress=LOOPBACK_ALLOWED)
+        provider = OpenAIProvider(
+            provider_context(egress=LOOPBACK_ALLOWED, settings={"base_url": stub.base_url})
+        )
         try:
             outcome = await complete_with_retries(provider, chat_request(None), FAST)
         finally:
@@ -545,7 +549,7 @@ async def test_one_pool_for_all_tokens_and_base_urls(monkeypatch: pytest.MonkeyP
         original_init(self, *args, **kwargs)
 
     monkeypatch.setattr(httpx2.AsyncClient, "__init__", counting_init)
-    provider = OpenAIProvider(egress=LOOPBACK_ALLOWED)
+    provider = OpenAIProvider(provider_context(egress=LOOPBACK_ALLOWED))
     try:
         async with OpenAIStub() as first, OpenAIStub() as second:
             calls = [
@@ -609,7 +613,7 @@ def test_parse_retry_after_forms() -> None:
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]"])
 async def test_refused_base_url_is_blocked_before_any_connection(host: str) -> None:
-    provider = OpenAIProvider()  # the default policy: no loopback
+    provider = OpenAIProvider(provider_context())  # the default policy: no loopback
     try:
         async with OpenAIStub() as stub:
             base_url = stub.base_url.replace("127.0.0.1", host)

@@ -4,7 +4,7 @@ Use it to drive the real OpenAI SDK (or a whole botflow server) over real HTTP
 without leaving the machine::
 
     async with OpenAIStub(Fail(429, headers={"retry-after": "0.3"}), Reply("hi")) as stub:
-        provider = OpenAIProvider()
+        provider = OpenAIProvider(provider_context(egress=LOOPBACK_ALLOWED))
         ...  # send requests to stub.base_url ("http://127.0.0.1:PORT/v1")
         assert stub.requests[0].bearer == "sk-test"
         assert stub.gaps()[0] >= 0.3
@@ -244,7 +244,12 @@ def gzip_bomb(decoded_bytes: int, piece: bytes = b" " * 65536) -> bytes:
 
 
 class OpenAIStub(LoopbackServer):
-    """A scripted OpenAI-compatible server on 127.0.0.1 (an async context manager)."""
+    """A scripted OpenAI-compatible server on 127.0.0.1 (an async context manager).
+
+    Another vendor's stub overrides `served_path`, `reply_body` and `error_json`.
+    """
+
+    served_path = CHAT_COMPLETIONS_PATH
 
     def __init__(self, *steps: Step, default: Step | None = None) -> None:
         super().__init__()
@@ -290,7 +295,7 @@ class OpenAIStub(LoopbackServer):
             body: Any = json.loads(raw) if raw else None
         except ValueError:
             body = None
-        served = request.method == "POST" and request.path == CHAT_COMPLETIONS_PATH
+        served = request.method == "POST" and request.path == self.served_path
         step: Step | None = None
         if served:
             step = self._steps.popleft() if self._steps else self.default
@@ -308,7 +313,7 @@ class OpenAIStub(LoopbackServer):
         )
         if step is None:
             return web.json_response(
-                error_body(f"no route for {request.method} {request.path}", "not_found", None),
+                self.error_json(f"no route for {request.method} {request.path}", "not_found", None),
                 status=404,
             )
         model = str(body.get("model", "")) if isinstance(body, dict) else ""
@@ -322,6 +327,12 @@ class OpenAIStub(LoopbackServer):
             answer = step
         return await self._answer(request, answer, model)
 
+    def reply_body(self, reply: Reply, model: str) -> dict[str, Any]:
+        return completion_body(reply, model)
+
+    def error_json(self, message: str, type_: str, code: str | None) -> dict[str, Any]:
+        return error_body(message, type_, code)
+
     async def _stall(self, seconds: float) -> bool:
         """Wait; True when the stub is closing meanwhile."""
         try:
@@ -332,10 +343,10 @@ class OpenAIStub(LoopbackServer):
 
     async def _answer(self, request: web.Request, answer: Answer, model: str) -> web.StreamResponse:
         if isinstance(answer, Reply):
-            return web.json_response(completion_body(answer, model), headers=dict(answer.headers))
+            return web.json_response(self.reply_body(answer, model), headers=dict(answer.headers))
         if isinstance(answer, Fail):
             return web.json_response(
-                error_body(answer.message, answer.type, answer.code),
+                self.error_json(answer.message, answer.type, answer.code),
                 status=answer.status,
                 headers=dict(answer.headers),
             )

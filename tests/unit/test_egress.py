@@ -1,4 +1,4 @@
-"""The egress policy (SPEC §8): address classes, allowlists, resolve-once
+"""The egress policy: address classes, allowlists, resolve-once
 connections, and the httpx2 transport end to end against a loopback server.
 
 No test here reaches beyond loopback: resolvers are fakes (the system resolver
@@ -26,6 +26,7 @@ from aiohttp import web
 from botflow.providers.egress import (
     DEFAULT_MAX_REDIRECTS,
     DEFAULT_MAX_RESPONSE_BYTES,
+    HTTPX_POOL_ATTRIBUTE,
     EgressBlockedError,
     EgressNetworkBackend,
     EgressPolicy,
@@ -765,3 +766,33 @@ def test_default_ssl_context_is_created_once() -> None:
     assert isinstance(context, ssl.SSLContext)
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert context.check_hostname is True
+
+
+# --- the private attribute EgressTransport depends on (issue 16) ----------------
+
+
+def test_httpx2_still_keeps_its_pool_where_egress_transport_replaces_it() -> None:
+    # EgressTransport swaps httpx2.AsyncHTTPTransport's pool for one behind the
+    # policy. If an httpx2 release moves the pool, this fails loudly here (and
+    # EgressTransport refuses to start) instead of requests silently going
+    # through an unchecked pool.
+    plain = httpx2.AsyncHTTPTransport()
+    assert isinstance(getattr(plain, HTTPX_POOL_ATTRIBUTE, None), httpcore2.AsyncConnectionPool)
+    guarded = EgressTransport(EgressPolicy())
+    pool = getattr(guarded, HTTPX_POOL_ATTRIBUTE)
+    assert isinstance(pool, httpcore2.AsyncConnectionPool)
+    assert pool is not getattr(plain, HTTPX_POOL_ATTRIBUTE)
+
+
+def test_egress_transport_refuses_to_start_without_the_pool_attribute(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    original = httpx2.AsyncHTTPTransport.__init__
+
+    def renamed_pool(self: httpx2.AsyncHTTPTransport, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.__dict__["_renamed_pool"] = self.__dict__.pop(HTTPX_POOL_ATTRIBUTE)
+
+    monkeypatch.setattr(httpx2.AsyncHTTPTransport, "__init__", renamed_pool)
+    with pytest.raises(RuntimeError, match="egress policy cannot be applied"):
+        EgressTransport(EgressPolicy())

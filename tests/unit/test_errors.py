@@ -1,4 +1,4 @@
-"""HTTP status → typed provider error (SPEC §4)."""
+"""HTTP status → typed provider error."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import pytest
 
 from botflow.providers.errors import (
     BadRequestError,
+    Kind,
     ProviderError,
     QuotaExceededError,
     RateLimitedError,
     ServerError,
     UnauthorizedError,
     error_for_status,
+    kind_of,
 )
 
 
@@ -60,3 +62,33 @@ def test_details_are_fixed_texts() -> None:
         "Unauthorized: the provider refused the token (HTTP 401)"
     )
     assert error_for_status(429).text() == "RateLimited: too many requests (HTTP 429)"
+
+
+def test_overloaded_is_a_retryable_provider_error_with_retry_after() -> None:
+    error = error_for_status(529, retry_after=3.0)
+    assert type(error) is ServerError
+    assert error.retryable
+    assert error.retry_after == 3.0
+    assert error.text() == "ProviderError: the provider is overloaded (HTTP 529)"
+
+
+def test_every_error_class_kind_is_a_kind_member() -> None:
+    classes: list[type[ProviderError]] = [ProviderError, *_subclasses(ProviderError)]
+    assert all(isinstance(cls.kind, Kind) for cls in classes)
+
+
+def test_a_plugin_kind_outside_the_list_reads_as_provider_error() -> None:
+    class ExplodedError(ProviderError):
+        kind = "Exploded"
+
+    error = ExplodedError("it blew up")
+    assert kind_of(error) is Kind.PROVIDER_ERROR
+    assert error.text() == "ProviderError: it blew up"
+
+
+def _subclasses(cls: type[ProviderError]) -> list[type[ProviderError]]:
+    found: list[type[ProviderError]] = []
+    for sub in cls.__subclasses__():
+        if sub.__module__ == "botflow.providers.errors":
+            found += [sub, *_subclasses(sub)]
+    return found

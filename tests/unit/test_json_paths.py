@@ -1,4 +1,4 @@
-"""Webhook response paths: parsing, extraction and rendering (SPEC §4, docs/flows.md)."""
+"""Webhook response paths: parsing, extraction and rendering (docs/flows.md)."""
 
 from __future__ import annotations
 

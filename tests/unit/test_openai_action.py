@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -26,6 +27,7 @@ ERROR_VARIABLE = "last webhook failure"
 
 class RecordingProvider:
     name = "recording"
+    default_model = "recording-model-1"
 
     def __init__(self) -> None:
         self.requests: list[CompletionRequest] = []
@@ -96,7 +98,7 @@ async def test_success_stores_answer_and_clears_error_variable() -> None:
     assert run_.result.error == ""
     assert run_.result.answer == "what time is it"  # the fake echoes the last user message
     assert run_.result.attempts == 1
-    assert run_.result.model == "gpt-4o-mini"
+    assert run_.result.model == "fake-1"  # the provider's default model
     assert variables.get("answer") == text_value("what time is it")
     assert variables.get(ERROR_VARIABLE) == text_value("")
     assert run_.changes == [
@@ -304,7 +306,7 @@ async def test_request_passed_to_the_provider() -> None:
         ("assistant", "hi human"),
         ("user", "what time is it"),
     ]
-    assert request.model == "gpt-4o-mini"
+    assert request.model == "recording-model-1"  # the provider's, not the server's
     assert request.temperature == pytest.approx(0.3)
     assert request.max_tokens == 64
     assert request.token == TOKEN
@@ -314,7 +316,7 @@ async def test_request_passed_to_the_provider() -> None:
     assert dict(request.options) == {"style": "to Bo"}
     assert TOKEN not in repr(request)
     assert run_.result.answer == "recorded answer"
-    assert run_.result.model == "gpt-4o-mini"  # the provider named none
+    assert run_.result.model == "recording-model-1"  # the answer named none: the requested one
     assert (run_.result.usage.prompt_tokens, run_.result.usage.completion_tokens) == (5, 2)
     assert run_.result.usage.total_tokens == 7
 
@@ -517,3 +519,70 @@ async def test_plugin_error_detail_with_surrogates_serializes() -> None:
     run_ = await run_scripted(ScriptedProvider(error=BadRequestError("bad \ud800 thing")))
     assert_failed(run_, ErrorKind.ERROR_KIND_BAD_REQUEST, 1)
     assert run_.result.error == "BadRequest: bad \ufffd thing"
+
+
+# -- finish_reason, empty answers, cancellation (issue 11) ------------------------
+
+
+async def test_truncated_answer_succeeds_with_length_in_result_and_variable() -> None:
+    action = make_action(
+        provider_options={"reply": "half an ans", "finish_reason": "length"},
+        finish_reason_variable="why stopped",
+    )
+    run_, variables = await run(action)
+    assert run_.result.outcome == ActionOutcome.ACTION_OUTCOME_SUCCEEDED
+    assert run_.result.finish_reason == "length"
+    assert variables.get("why stopped") == text_value("length")
+    assert variables.get("answer") == text_value("half an ans")
+
+
+async def test_natural_end_is_stop() -> None:
+    run_, _ = await run(make_action())
+    assert run_.result.finish_reason == "stop"
+
+
+@pytest.mark.parametrize("reply", ["", "  \n "])
+async def test_empty_answer_is_bad_response(reply: str) -> None:
+    action = make_action(
+        provider_options={"reply": reply, "finish_reason": "length"},
+        finish_reason_variable="why stopped",
+    )
+    run_, variables = await run(action)
+    assert_failed(run_, ErrorKind.ERROR_KIND_BAD_RESPONSE, 1)
+    assert run_.result.error == (
+        "BadResponse: the provider returned an empty answer (finish reason length)"
+    )
+    assert run_.result.finish_reason == ""
+    assert variables.get("why stopped") is None
+
+
+async def test_an_odd_finish_reason_from_a_plugin_is_dropped() -> None:
+    run_, _ = await run(make_action(provider_options={"finish_reason": "stop\nnow"}))
+    assert run_.result.outcome == ActionOutcome.ACTION_OUTCOME_SUCCEEDED
+    assert run_.result.finish_reason == ""
+
+
+class HangingProvider:
+    name = "hanging"
+    default_model = "hang-1"
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_a_cancelled_action_is_counted_as_cancelled() -> None:
+    ctx = context(hanging=HangingProvider())
+    task = asyncio.create_task(run(make_action(provider="hanging"), ctx=ctx))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    counted = ctx.metrics.registry.get_sample_value(
+        "botflow_actions_total",
+        {"action": "openai", "provider": "hanging", "outcome": "failed", "error_kind": "Cancelled"},
+    )
+    assert counted == 1

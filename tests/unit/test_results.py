@@ -18,7 +18,7 @@ from botflow.providers.errors import (
     ServerError,
     UnauthorizedError,
 )
-from botflow.server.results import VariableWriter, error_text
+from botflow.server.results import VariableWriter, error_text, kind_label
 from botflow.server.variables import Variables, text_value
 from botflow.v1.actions_pb2 import ActionOutcome, ActionResult, ErrorKind
 from botflow.v1.variables_pb2 import Value
@@ -84,7 +84,8 @@ def test_succeed_clears_the_error_variable() -> None:
 def test_fail_maps_kind_and_stores_text(error: ProviderError, kind: ErrorKind.ValueType) -> None:
     variables = Variables()
     run = VariableWriter(variables).fail(" my error ", error, 2, 1.5)
-    expected_text = f"{error.kind}: d (2 attempts)"
+    # A plug-in's own kind word (OddError) never reaches the text: ProviderError.
+    expected_text = f"{kind_label(kind)}: d (2 attempts)"
     assert variables.get("my error") == text_value(expected_text)
     assert run.result.outcome == ActionOutcome.ACTION_OUTCOME_FAILED
     assert run.result.error_kind == kind

@@ -303,3 +303,36 @@ async def test_cancellation_during_backoff_propagates() -> None:
     with pytest.raises(asyncio.CancelledError):
         await complete_with_retries(provider, REQUEST, RetryPolicy(), sleep=cancelled_sleep)
     assert len(provider.requests) == 1
+
+
+class ChainingProvider:
+    """Raises the way a careless plug-in would: inside `except`, chained to an
+    exception that holds a secret (as an SDK error holds the request)."""
+
+    name = "chaining"
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        try:
+            raise RuntimeError("Authorization: Bearer sk-chained-secret")
+        except RuntimeError as sdk_error:
+            raise UnauthorizedError("the provider refused the token (HTTP 401)") from sdk_error
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_exception_chains_are_stripped_centrally() -> None:
+    outcome = await complete_with_retries(ChainingProvider(), REQUEST, RetryPolicy())
+    error = outcome.error
+    assert isinstance(error, UnauthorizedError)
+    assert error.__cause__ is None
+    assert error.__context__ is None
+    assert error.__suppress_context__
+
+
+async def test_an_unexpected_exception_is_not_chained_either() -> None:
+    provider = ScriptedProvider(RuntimeError("secret sk-unit leaked in message"))
+    outcome = await complete_with_retries(provider, REQUEST, RetryPolicy(max_attempts=1))
+    assert outcome.error is not None
+    assert outcome.error.__cause__ is None
+    assert outcome.error.__context__ is None

@@ -1,4 +1,4 @@
-"""{{name}} substitution (SPEC §2)."""
+"""{{name}} substitution."""
 
 from __future__ import annotations
 

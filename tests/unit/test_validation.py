@@ -1,4 +1,4 @@
-"""Request validation (SPEC §7): every violation at once, with field paths."""
+"""Request validation: every violation at once, with field paths."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import grpc
 import pytest
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
+from botflow.providers.fake import FakeProvider
+from botflow.providers.openai import OpenAIProvider
+from botflow.providers.registry import ProviderRegistry
 from botflow.server.config import Limits
 from botflow.server.request_validation import validate_execute_action
 from botflow.server.validation import ValidationContext, Violations
@@ -16,9 +19,15 @@ from botflow.v1.actions_pb2 import Action, HistoryMode, OpenAIAction
 from botflow.v1.conversation_pb2 import Conversation, Direction, Message
 from botflow.v1.flow_service_pb2 import ExecuteActionRequest
 from botflow.v1.variables_pb2 import TextList, Value, VariableDefinition
+from tests.support.provider_context import provider_context
 
+# The server's wiring: each provider judges its own options.
+CHECKS = ProviderRegistry({"openai": OpenAIProvider(provider_context()), "fake": FakeProvider()})
 CTX = ValidationContext(
-    limits=Limits(), enabled_providers=("openai", "fake"), default_provider="openai"
+    limits=Limits(),
+    enabled_providers=("openai", "fake"),
+    default_provider="openai",
+    check_options=CHECKS.check_options,
 )
 SECRET = "sk-SECRET-do-not-echo"
 

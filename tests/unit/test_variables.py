@@ -1,4 +1,4 @@
-"""Typed values, rendering and assembly of a call's variables (SPEC §2)."""
+"""Typed values, rendering and assembly of a call's variables."""
 
 from __future__ import annotations
 

@@ -1,11 +1,52 @@
-// Typings of @botflow/client (hand-written; the contract is
-// protos/botflow/v1/*.proto). Messages are plain objects with lowerCamelCase
-// field names, enums as their names, int64 as strings and default values
-// omitted; the shapes below cover what callers touch most and stay open
-// (`[field: string]: unknown`) for the rest.
+// Typings of @botflow/client. The message types are GENERATED from the
+// contract (protos/botflow/v1/*.proto) by @grpc/proto-loader's own generator,
+// proto-loader-gen-types, with the loader options the client uses (see
+// LOADER_OPTIONS): `make proto` writes them to ../types, and a test fails when
+// they are stale. Inputs (requests) are the generated `X` types, outputs
+// (responses, events) the `X__Output` types: lowerCamelCase field names, enums
+// as their names, int64 as strings and default values omitted (every field
+// optional). The generator types oneofs as optional members: exactly one is set.
 
 import * as grpc from '@grpc/grpc-js';
 import type { Root } from 'protobufjs';
+
+import type { Action } from '../types/botflow/v1/Action';
+import type { ActionResult__Output } from '../types/botflow/v1/ActionResult';
+import type { Block } from '../types/botflow/v1/Block';
+import type { Conversation } from '../types/botflow/v1/Conversation';
+import type {
+  ExecuteActionRequest as GeneratedExecuteActionRequest,
+} from '../types/botflow/v1/ExecuteActionRequest';
+import type { ExecuteActionResponse__Output } from '../types/botflow/v1/ExecuteActionResponse';
+import type { Flow } from '../types/botflow/v1/Flow';
+import type { FlowFinished__Output } from '../types/botflow/v1/FlowFinished';
+import type { Message } from '../types/botflow/v1/Message';
+import type { OpenAIAction } from '../types/botflow/v1/OpenAIAction';
+import type { RunFlowRequest as GeneratedRunFlowRequest } from '../types/botflow/v1/RunFlowRequest';
+import type { RunFlowResponse__Output } from '../types/botflow/v1/RunFlowResponse';
+import type { Value, Value__Output } from '../types/botflow/v1/Value';
+import type { Warning__Output } from '../types/botflow/v1/Warning';
+
+/** Request types (inputs): every field optional, as the generator writes them. */
+export type { Action, Block, Conversation, Flow, Message, OpenAIAction, Value };
+/** botflow.v1.ExecuteActionRequest. */
+export type ExecuteActionRequest = GeneratedExecuteActionRequest;
+/** botflow.v1.RunFlowRequest; `flow` is a botflow.v1.Flow as in examples/flows/*.json. */
+export type RunFlowRequest = GeneratedRunFlowRequest;
+/** botflow.v1.ExecuteActionResponse as the client returns it. */
+export type ExecuteActionResponse = ExecuteActionResponse__Output;
+/** botflow.v1.ActionResult as the client returns it. */
+export type ActionResult = ActionResult__Output;
+/** botflow.v1.RunFlowResponse: one event of a run; exactly one event member is set. */
+export type RunFlowEvent = RunFlowResponse__Output;
+/** botflow.v1.FlowFinished: the last event's `finished`. */
+export type FlowFinished = FlowFinished__Output;
+/** botflow.v1.Warning as the client returns it. */
+export type Warning = Warning__Output;
+/** A returned value: exactly one of text, number, list — or none (the empty value). */
+export type ValueOutput = Value__Output;
+/** Variables by name, as requests take them. */
+export type Variables = Record<string, Value>;
 
 export { grpc };
 export declare const status: typeof grpc.status;
@@ -22,121 +63,17 @@ export declare const LOADER_OPTIONS: Readonly<{
   oneofs: false;
 }>;
 
-/** botflow.v1.Value: exactly one of text, number, list — or none (the empty value). */
-export interface Value {
-  text?: string;
-  number?: number;
-  list?: { items?: string[] };
-}
-
-/** Variables by name. */
-export type Variables = Record<string, Value>;
-
-/** google.protobuf.Duration as the client returns it: each field omitted when 0. */
-export interface Duration {
-  seconds?: string;
-  nanos?: number;
-}
-
-/** botflow.v1.Message. */
-export interface Message {
-  direction: 'DIRECTION_RECEIVED' | 'DIRECTION_SENT';
-  text?: string;
-  botSessionId?: string;
-}
-
-/** botflow.v1.Conversation. */
-export interface Conversation {
-  messages?: Message[];
-  currentBotSessionId?: string;
-}
-
-/** botflow.v1.ExecuteActionRequest; `action` holds one of openai, webhook, setVariable. */
-export interface ExecuteActionRequest {
-  action: {
-    openai?: Record<string, unknown>;
-    webhook?: Record<string, unknown>;
-    setVariable?: Record<string, unknown>;
-  };
-  variables?: Variables;
-  /** `secret: true`: the value renders but never comes back (send it with every call). */
-  variableDefinitions?: Array<{ name: string; defaultValue?: Value; secret?: boolean }>;
-  conversation?: Conversation;
-}
-
-/** botflow.v1.RunFlowRequest; `flow` is a botflow.v1.Flow as in examples/flows/*.json. */
-export interface RunFlowRequest {
-  flow: Record<string, unknown>;
-  variables?: Variables;
-  conversation?: Conversation;
-  resume?: { blockId: string; answer?: string; timedOut?: boolean };
-  maxSteps?: number;
-}
-
-/** botflow.v1.Warning. */
-export interface Warning {
-  code?: string;
-  message?: string;
-}
-
-/** botflow.v1.ActionResult. */
-export interface ActionResult {
-  outcome?: 'ACTION_OUTCOME_SUCCEEDED' | 'ACTION_OUTCOME_FAILED';
-  /** e.g. "ERROR_KIND_TIMEOUT"; absent on success. */
-  errorKind?: string;
-  error?: string;
-  answer?: string;
-  attempts?: number;
-  elapsed?: Duration;
-  usage?: { promptTokens?: number; completionTokens?: number; totalTokens?: number };
-  model?: string;
-  httpStatus?: number;
-  [field: string]: unknown;
-}
-
-/** botflow.v1.ExecuteActionResponse. */
-export interface ExecuteActionResponse {
-  result?: ActionResult;
-  variables?: Variables;
-  warnings?: Warning[];
-  [field: string]: unknown;
-}
-
-/** botflow.v1.FlowFinished. */
-export interface FlowFinished {
-  status?:
-    | 'FLOW_STATUS_COMPLETED'
-    | 'FLOW_STATUS_WAITING_FOR_ANSWER'
-    | 'FLOW_STATUS_RESTARTED'
-    | 'FLOW_STATUS_STEP_LIMIT_REACHED'
-    | 'FLOW_STATUS_OUTPUT_LIMIT_REACHED';
-  variables?: Variables;
-  resumeBlockId?: string;
-  botSessionId?: string;
-  steps?: number;
-  [field: string]: unknown;
-}
-
-/** botflow.v1.RunFlowResponse: exactly one of the optional members is set. */
-export interface RunFlowEvent {
-  sequence: number;
-  blockId?: string;
-  messageSent?: { text?: string };
-  noteAdded?: { text?: string };
-  /** A secret variable's change has `secret: true` and no `value`. */
-  variableChanged?: { name?: string; value?: Value; secret?: boolean };
-  actionFinished?: { result?: ActionResult };
-  warning?: { warning?: Warning };
-  botRestarted?: { botSessionId?: string };
-  finished?: FlowFinished;
-  [field: string]: unknown;
-}
-
 export interface CallOptions {
   /** Deadline of the call in milliseconds (default 60000). */
   timeoutMs?: number;
   /** Request metadata, e.g. {"x-request-id": "..."}. */
   metadata?: Record<string, string>;
+  /**
+   * Cancels the call when aborted (AbortController.signal, AbortSignal.timeout()):
+   * the call rejects, or the `for await` loop throws, with `signal.reason`, and
+   * the server stops its work.
+   */
+  signal?: AbortSignal;
 }
 
 export interface ClientOptions {

@@ -2,8 +2,8 @@
 /**
  * @botflow/client — a thin Node client of botflow's gRPC FlowService.
  *
- * The contract (protos/botflow/v1/*.proto) is loaded at runtime with
- * @grpc/proto-loader; requests and responses are plain objects in (almost)
+ * The contract (protos/botflow/v1/*.proto, shipped inside the package) is
+ * loaded at runtime with @grpc/proto-loader; requests and responses are plain objects in (almost)
  * the proto's canonical JSON mapping: lowerCamelCase field names, enums as
  * their names, maps as objects, default values omitted. The differences from
  * canonical JSON are listed in LOADER_OPTIONS below and in the README.
@@ -49,17 +49,21 @@ const LOADER_OPTIONS = Object.freeze({
   oneofs: false,
 });
 
+/** The package's own copy of the contract (`npm pack` puts it there). */
+const PACKAGED_PROTOS = path.join(__dirname, '..', 'protos');
+/** The contract of the repository this package lives in (<repo>/clients/node). */
+const REPO_PROTOS = path.join(__dirname, '..', '..', '..', 'protos');
+
 /**
  * The directory that holds botflow/v1/*.proto: `explicit` when given, else the
- * BOTFLOW_PROTO_PATH environment variable, else the repository's `protos/`
- * (this package lives in `<repo>/clients/node`).
+ * BOTFLOW_PROTO_PATH environment variable, else the package's own `protos/`
+ * (an installed package), else the repository's `protos/` (a checkout).
  * @param {string} [explicit]
  * @returns {string} an absolute path
  */
 function resolveProtoPath(explicit) {
-  const dir = path.resolve(
-    explicit || process.env.BOTFLOW_PROTO_PATH || path.join(__dirname, '..', '..', '..', 'protos'),
-  );
+  const bundled = fs.existsSync(path.join(PACKAGED_PROTOS, SERVICE_PROTO)) ? PACKAGED_PROTOS : REPO_PROTOS;
+  const dir = path.resolve(explicit || process.env.BOTFLOW_PROTO_PATH || bundled);
   if (!fs.existsSync(path.join(dir, SERVICE_PROTO))) {
     throw new Error(
       `botflow protos not found: ${path.join(dir, SERVICE_PROTO)} does not exist ` +
@@ -248,10 +252,37 @@ function checkRequest(root, typeName, request) {
 }
 
 /**
+ * Cancels `call` when `signal` aborts; returns the function that stops
+ * listening (call it when the call ends, so a long-lived signal holds nothing).
+ * @param {AbortSignal | undefined} signal
+ * @param {{cancel: () => void}} call
+ * @returns {() => void}
+ */
+function cancelOnAbort(signal, call) {
+  if (!signal) return () => {};
+  const onAbort = () => call.cancel();
+  signal.addEventListener('abort', onAbort, { once: true });
+  return () => signal.removeEventListener('abort', onAbort);
+}
+
+/**
+ * The error a call ends with: the signal's reason when the caller aborted
+ * (grpc-js would report a plain CANCELLED), else the typed gRPC error.
+ * @param {AbortSignal | undefined} signal
+ * @param {grpc.ServiceError} error
+ */
+function callError(signal, error) {
+  return signal && signal.aborted ? signal.reason : typed(error);
+}
+
+/**
  * @param {CallOptions} [options]
  * @returns {[grpc.Metadata, grpc.CallOptions]}
  */
 function callArgs(options = {}, token = undefined) {
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new TypeError('signal must be an AbortSignal');
+  }
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
     throw new TypeError(`timeoutMs must be a positive number of milliseconds, got ${timeoutMs}`);
@@ -267,6 +298,8 @@ function callArgs(options = {}, token = undefined) {
  * @property {number} [timeoutMs] deadline of the call in milliseconds (default 60000); it bounds
  *   everything the server does for the call, retries included
  * @property {Record<string, string>} [metadata] request metadata, e.g. {"x-request-id": "..."}
+ * @property {AbortSignal} [signal] aborting it cancels the call, which then rejects (or the
+ *   `for await` loop throws) with `signal.reason`
  */
 
 /**
@@ -320,9 +353,18 @@ class BotflowClient {
     return new Promise((resolve, reject) => {
       checkRequest(this._root, 'botflow.v1.ExecuteActionRequest', request);
       const [metadata, callOptions] = callArgs(options, this._token);
-      this._stub.ExecuteAction(request, metadata, callOptions, (error, response) =>
-        error ? reject(typed(error)) : resolve(response),
-      );
+      const signal = options && options.signal;
+      if (signal && signal.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      let stopListening = () => {};
+      const call = this._stub.ExecuteAction(request, metadata, callOptions, (error, response) => {
+        stopListening();
+        if (error) reject(callError(signal, error));
+        else resolve(response);
+      });
+      stopListening = cancelOnAbort(signal, call);
     });
   }
 
@@ -337,15 +379,19 @@ class BotflowClient {
   async *runFlow(request, options) {
     checkRequest(this._root, 'botflow.v1.RunFlowRequest', request);
     const [metadata, callOptions] = callArgs(options, this._token);
+    const signal = options && options.signal;
+    if (signal && signal.aborted) throw signal.reason;
     const call = this._stub.RunFlow(request, metadata, callOptions);
     // After a cancel grpc-js still emits the CANCELLED status as an 'error'
     // event: keep it from becoming an uncaught exception.
     call.on('error', () => {});
+    const stopListening = cancelOnAbort(signal, call);
     try {
       for await (const event of call) yield event;
     } catch (error) {
-      throw typed(/** @type {grpc.ServiceError} */ (error));
+      throw callError(signal, /** @type {grpc.ServiceError} */ (error));
     } finally {
+      stopListening();
       call.cancel();
     }
   }

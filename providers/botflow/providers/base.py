@@ -2,7 +2,9 @@
 in, an answer with usage or a typed ProviderError out.
 
 A provider makes one attempt per call. Retries, timeouts and budgets live in
-`botflow.providers.retry`, so every provider gets the same policy.
+`botflow.providers.retry`, so every provider gets the same policy. What the
+server gives a provider is in `botflow.providers.context`; docs/providers.md
+walks through writing one.
 """
 
 from __future__ import annotations
@@ -11,7 +13,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
+from botflow.providers import defaults
+
 Role = Literal["system", "user", "assistant"]
+# (option key, what is wrong with its value): reported as a field violation at
+# `action.openai.provider_options["<key>"]` before anything runs.
+OptionProblem = tuple[str, str]
+# Why generation stopped, in one vocabulary for every provider.
+FINISH_STOP = "stop"
+FINISH_LENGTH = "length"
+FINISH_CONTENT_FILTER = "content_filter"
 
 
 @dataclass(frozen=True)
@@ -32,7 +43,7 @@ class CompletionRequest:
     max_tokens: int | None = None
     options: Mapping[str, str] = field(default_factory=dict, repr=False)
     # Seconds this attempt may take; the retry layer enforces it as well.
-    timeout: float = 15.0
+    timeout: float = defaults.DEFAULT_ATTEMPT_TIMEOUT
     # 1 for the first attempt; lets scripted providers vary per attempt.
     attempt: int = 1
 
@@ -49,13 +60,22 @@ class Completion:
     text: str = field(repr=False)
     usage: Usage = Usage()
     model: str = ""
+    # FINISH_STOP, FINISH_LENGTH (cut at max_tokens), FINISH_CONTENT_FILTER,
+    # another word the provider used, or "" when it said nothing.
+    finish_reason: str = ""
 
 
 @runtime_checkable
 class Provider(Protocol):
     """What a provider plugin implements (entry-point group `botflow.providers`).
 
-    The entry point names a class or factory called with no arguments.
+    The entry point names a class or factory called with one
+    `ProviderContext`. Optional members, read with getattr so that a minimal
+    provider needs none: `declared_model` on the class (its default model,
+    read before it is created), `default_model` on the instance (the model
+    used when an action names none; normally `context.default_model`), and
+    `check_options(options) -> list[OptionProblem]`, called by the server's
+    validation before the action runs.
     """
 
     name: str

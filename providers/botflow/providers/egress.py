@@ -1,4 +1,4 @@
-"""The egress policy for every outbound HTTP request botflow makes (SPEC §8):
+"""The egress policy for every outbound HTTP request botflow makes:
 webhook URLs and OpenAI `base_url`s alike.
 
 - A destination is refused when any address it resolves to is not a public
@@ -31,15 +31,23 @@ from typing import Any
 import httpcore2
 import httpx2
 
+from botflow.providers import defaults
+from botflow.providers.defaults import DEFAULT_MAX_REDIRECTS as DEFAULT_MAX_REDIRECTS
+from botflow.providers.defaults import DEFAULT_MAX_RESPONSE_BYTES as DEFAULT_MAX_RESPONSE_BYTES
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
-DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024
-DEFAULT_MAX_REDIRECTS = 3
 MAX_PORT = 65535
-# The OpenAI SDK's own pool limits, for every client behind the policy.
-DEFAULT_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
+DEFAULT_LIMITS = httpx2.Limits(
+    max_connections=defaults.DEFAULT_MAX_CONNECTIONS,
+    max_keepalive_connections=defaults.DEFAULT_MAX_KEEPALIVE_CONNECTIONS,
+)
+# The private attribute of httpx2.AsyncHTTPTransport that holds its pool:
+# httpx2 takes no network backend, so EgressTransport replaces the pool.
+# tests/unit/test_egress.py pins it; EgressTransport refuses to start without it.
+HTTPX_POOL_ATTRIBUTE = "_pool"
 
 # Blocks Python's ipaddress leaves global (or reclassifies between versions),
 # refused by name. Anycast service blocks are refused although the registry
@@ -243,6 +251,8 @@ class EgressTransport(httpx2.AsyncHTTPTransport):
 
     httpx2 takes no network backend, so the pool it built is replaced by an
     equivalent one that has ours (proxies are not supported under the policy).
+    That pool lives in a private attribute: if an httpx2 release renames it,
+    construction fails here rather than leaving requests on an unchecked pool.
     """
 
     def __init__(
@@ -254,6 +264,12 @@ class EgressTransport(httpx2.AsyncHTTPTransport):
     ) -> None:
         context = ssl_context or default_ssl_context()
         super().__init__(limits=limits, verify=context, trust_env=False)
+        replaced = getattr(self, HTTPX_POOL_ATTRIBUTE, None)
+        if not isinstance(replaced, httpcore2.AsyncConnectionPool):
+            raise RuntimeError(
+                f"httpx2 {httpx2.__version__} keeps no connection pool in "
+                f"AsyncHTTPTransport.{HTTPX_POOL_ATTRIBUTE}; the egress policy cannot be applied"
+            )
         self._pool = httpcore2.AsyncConnectionPool(
             ssl_context=context,
             max_connections=limits.max_connections,

@@ -1,19 +1,48 @@
 """The typed failures a provider raises, mapped from HTTP status codes.
 
-Every class carries the SPEC §4 kind (the "Kind" of "Kind: detail") and whether
+`Kind` is the one list of failure kinds.
+
+Every class carries its product kind (the "Kind" of "Kind: detail") and whether
 the shared retry layer may try again. Details are written by botflow, never
 copied from a request: they must not contain tokens or message texts.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import ClassVar
+
+
+class Kind(StrEnum):
+    """Every failure kind: the one list for error texts, the ErrorKind enum of
+    results and metric labels. The value is the "Kind" of "Kind: detail"."""
+
+    MISSING_PARAMETER = "MissingParameter"
+    TIMEOUT = "Timeout"
+    RATE_LIMITED = "RateLimited"
+    QUOTA_EXCEEDED = "QuotaExceeded"
+    UNAUTHORIZED = "Unauthorized"
+    BAD_REQUEST = "BadRequest"
+    PROVIDER_ERROR = "ProviderError"
+    BLOCKED = "Blocked"
+    CANCELLED = "Cancelled"
+    BAD_RESPONSE = "BadResponse"
+    KEY_ERROR = "KeyError"
+
+
+def kind_of(error: ProviderError) -> Kind:
+    """The error's kind; a plug-in's kind outside the list is ProviderError,
+    so no unknown word reaches a text or a metric label."""
+    try:
+        return Kind(error.kind)
+    except ValueError:
+        return Kind.PROVIDER_ERROR
 
 
 class ProviderError(Exception):
     """A provider call failed. Subclasses say how; this base is a generic failure."""
 
-    kind: ClassVar[str] = "ProviderError"
+    kind: ClassVar[str] = Kind.PROVIDER_ERROR
     retryable: ClassVar[bool] = False
 
     def __init__(
@@ -27,15 +56,15 @@ class ProviderError(Exception):
 
     def text(self) -> str:
         """The "Kind: detail" text stored in the error variable."""
-        return f"{self.kind}: {self.detail}"
+        return f"{kind_of(self).value}: {self.detail}"
 
 
 class MissingParameterError(ProviderError):
-    kind = "MissingParameter"
+    kind = Kind.MISSING_PARAMETER
 
 
 class ProviderTimeoutError(ProviderError):
-    kind = "Timeout"
+    kind = Kind.TIMEOUT
     retryable = True
 
 
@@ -58,44 +87,46 @@ class MalformedResponseError(ProviderError):
 
 
 class RateLimitedError(ProviderError):
-    kind = "RateLimited"
+    kind = Kind.RATE_LIMITED
     retryable = True
 
 
 class QuotaExceededError(ProviderError):
-    kind = "QuotaExceeded"
+    kind = Kind.QUOTA_EXCEEDED
 
 
 class UnauthorizedError(ProviderError):
-    kind = "Unauthorized"
+    kind = Kind.UNAUTHORIZED
 
 
 class BadRequestError(ProviderError):
-    kind = "BadRequest"
+    kind = Kind.BAD_REQUEST
 
 
 class BlockedError(ProviderError):
-    kind = "Blocked"
+    kind = Kind.BLOCKED
 
 
 class ActionCancelledError(ProviderError):
-    kind = "Cancelled"
+    kind = Kind.CANCELLED
 
 
 class BadResponseError(ProviderError):
     """A webhook's answer is unusable: not 2xx, not JSON, too large, or none."""
 
-    kind = "BadResponse"
+    kind = Kind.BAD_RESPONSE
 
 
 class ResponseKeyError(ProviderError):
     """A webhook response path matched nothing."""
 
-    kind = "KeyError"
+    kind = Kind.KEY_ERROR
 
 
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
 QUOTA_CODE = "insufficient_quota"
+# Anthropic's "overloaded": retried like a 503.
+OVERLOADED_STATUS = 529
 
 
 def error_for_status(
@@ -111,6 +142,10 @@ def error_for_status(
         )
     if status in (401, 403):
         return UnauthorizedError(f"the provider refused the token ({where})", status=status)
+    if status == OVERLOADED_STATUS:
+        return ServerError(
+            f"the provider is overloaded ({where})", status=status, retry_after=retry_after
+        )
     if status in RETRYABLE_STATUSES or status >= 500:
         return ServerError(f"the provider failed ({where})", status=status, retry_after=retry_after)
     return BadRequestError(f"the provider refused the request ({where})", status=status)

@@ -1,23 +1,38 @@
 """The `fake` provider: deterministic, no network, scripted by the request.
 
-A product feature for tests in any language (SPEC §6). It reads the action's
+A product feature for tests in any language. It reads the action's
 `provider_options` (already rendered as templates by the server):
 
 - `reply`: the answer; default echoes the last `user` message.
-- `latency_ms`: how long each attempt takes before answering or failing.
+- `latency_ms`: how long each attempt takes before answering or failing;
+  `inf` (or more than a year) never answers, NaN, negatives and text are 0.
 - `fail`: comma-separated outcomes of successive attempts (`timeout`,
   `rate_limit`, `quota`, `unauthorized`, `bad_request`, `server_error`, `ok`);
   attempts past the list succeed. `timeout` fails at once as if the attempt's
   timeout had passed, so scripted runs stay fast; use `latency_ms` for a real
   wait.
+- `finish_reason`: reported as the answer's finish reason (e.g. `length` to
+  script a truncated answer); default `stop`.
+
+`check_options` refuses an unknown outcome in `fail` before the action runs.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping
 
-from botflow.providers.base import ChatMessage, Completion, CompletionRequest, Usage
+from botflow.providers import defaults
+from botflow.providers.base import (
+    FINISH_STOP,
+    ChatMessage,
+    Completion,
+    CompletionRequest,
+    OptionProblem,
+    Usage,
+)
+from botflow.providers.context import ProviderContext
 from botflow.providers.errors import (
     BadRequestError,
     ProviderError,
@@ -28,10 +43,9 @@ from botflow.providers.errors import (
     UnauthorizedError,
 )
 
-FAKE_MODEL = "fake-1"
-# Scripted rate limits ask for a short retry-after so tests stay fast.
-FAKE_RETRY_AFTER = 0.01
-
+FAKE_RETRY_AFTER = defaults.FAKE_RETRY_AFTER
+# Past a year, a scripted latency means "never answers".
+_FOREVER = 365 * 24 * 3600.0
 _FAILURES: dict[str, Callable[[], ProviderError]] = {
     "rate_limit": lambda: RateLimitedError(
         "too many requests (HTTP 429)", status=429, retry_after=FAKE_RETRY_AFTER
@@ -46,6 +60,9 @@ _FAILURES: dict[str, Callable[[], ProviderError]] = {
     "server_error": lambda: ServerError("the provider failed (HTTP 500)", status=500),
 }
 OUTCOMES = frozenset({*_FAILURES, "timeout", "ok"})
+_UNKNOWN_OUTCOME = (
+    "unknown outcome; use timeout, rate_limit, quota, unauthorized, bad_request, server_error or ok"
+)
 
 
 def parse_script(fail: str) -> list[str]:
@@ -55,6 +72,25 @@ def parse_script(fail: str) -> list[str]:
 
 def invalid_outcomes(fail: str) -> list[str]:
     return [o for o in parse_script(fail) if o not in OUTCOMES]
+
+
+def check_options(options: Mapping[str, str]) -> list[OptionProblem]:
+    if invalid_outcomes(options.get("fail", "")):
+        return [("fail", _UNKNOWN_OUTCOME)]
+    return []
+
+
+def _latency(value: str) -> float:
+    """Seconds to wait. NaN must never reach asyncio's timer heap: it breaks
+    the ordering, and other calls' timers then fire late. NaN, negatives and
+    text are no wait; anything past a float is forever."""
+    try:
+        seconds = float(value or 0) / 1000
+    except ValueError:
+        return 0.0
+    if math.isnan(seconds) or seconds <= 0:
+        return 0.0
+    return seconds if seconds < _FOREVER else math.inf
 
 
 def _count_tokens(text: str) -> int:
@@ -70,13 +106,23 @@ def _echo(messages: tuple[ChatMessage, ...]) -> str:
 
 class FakeProvider:
     name = "fake"
+    declared_model = defaults.FAKE_DEFAULT_MODEL
+
+    def __init__(self, context: ProviderContext | None = None) -> None:
+        """No network: the context only contributes the default model."""
+        self.default_model = context.default_model if context else self.declared_model
+
+    def check_options(self, options: Mapping[str, str]) -> list[OptionProblem]:
+        return check_options(options)
 
     async def complete(self, request: CompletionRequest) -> Completion:
         options = request.options
-        latency = float(options.get("latency_ms", "0") or 0) / 1000
+        latency = _latency(options.get("latency_ms", ""))
         script = parse_script(options.get("fail", ""))
         outcome = script[request.attempt - 1] if request.attempt <= len(script) else "ok"
-        if latency:
+        if latency == math.inf:
+            await asyncio.Event().wait()  # until the attempt's timeout cancels it
+        elif latency:
             await asyncio.sleep(latency)
         if outcome == "timeout":
             raise ProviderTimeoutError(f"no answer within {round(request.timeout * 1000)} ms")
@@ -86,7 +132,10 @@ class FakeProvider:
         prompt_tokens = sum(_count_tokens(m.content) for m in request.messages)
         completion_tokens = _count_tokens(text)
         usage = Usage(prompt_tokens, completion_tokens, prompt_tokens + completion_tokens)
-        return Completion(text=text, usage=usage, model=request.model or FAKE_MODEL)
+        finish = options.get("finish_reason", "") or FINISH_STOP
+        return Completion(
+            text=text, usage=usage, model=request.model or self.default_model, finish_reason=finish
+        )
 
     async def aclose(self) -> None:
         return None

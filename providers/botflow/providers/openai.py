@@ -32,27 +32,44 @@
   body is parsed here rather than by the SDK, whose models are built for every
   choice (a 1 MiB body of empty choices blocks the event loop for seconds);
   only the first choice is read.
+- The token limit is sent as `max_completion_tokens` to OpenAI itself
+  (api.openai.com) and Azure OpenAI, whose o-series and gpt-5 models refuse
+  `max_tokens`; as `max_tokens` to other OpenAI-compatible servers, most of
+  which know only that. The provider option `max_tokens_field` overrides.
+- Azure OpenAI: a base URL on `*.openai.azure.com` or
+  `*.cognitiveservices.azure.com`, or the option `api_version`, selects it.
+  The call goes to `/openai/deployments/<deployment>/chat/completions` with
+  `?api-version=` (option `api_version`, default `AZURE_OPENAI_API_VERSION`)
+  and the token in an `api-key` header; the deployment is the option
+  `deployment`, else the model.
+
+Settings (`BOTFLOW_PROVIDER_OPENAI_<KEY>`): `BASE_URL` (default endpoint),
+`MODEL` (default model).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
-import math
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from typing import TypeVar
+from dataclasses import dataclass
 
 import httpx2
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 
-from botflow.providers.base import ChatMessage, Completion, CompletionRequest, Usage
-from botflow.providers.capped import CappedTransport, ResponseTooLargeError
-from botflow.providers.egress import EgressPolicy, EgressTransport, blocked_cause
+from botflow.providers import defaults
+from botflow.providers.base import (
+    ChatMessage,
+    Completion,
+    CompletionRequest,
+    OptionProblem,
+    Usage,
+)
+from botflow.providers.capped import ResponseTooLargeError
+from botflow.providers.context import ProviderContext
+from botflow.providers.egress import blocked_cause
 from botflow.providers.errors import (
     QUOTA_CODE,
     BadRequestError,
@@ -65,22 +82,29 @@ from botflow.providers.errors import (
     ProviderTimeoutError,
     error_for_status,
 )
+from botflow.providers.http_checks import (
+    cause,
+    check_base_url,
+    count,
+    field_of,
+    header_safe,
+    parse_document,
+)
+from botflow.providers.retry_after import parse_retry_after
 
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_BASE_URL = defaults.OPENAI_BASE_URL
+MAX_TOKENS_FIELDS = ("max_tokens", "max_completion_tokens")
+# Hosts of OpenAI itself and of Azure OpenAI: they take max_completion_tokens.
+_OPENAI_HOSTS = ("api.openai.com",)
+_AZURE_HOST_SUFFIXES = (".openai.azure.com", ".cognitiveservices.azure.com")
+# An Azure deployment name and an api-version go into the URL as they are.
+_URL_WORD = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 # The base client never sends a request: every call goes through a copy made
 # with the request's token. A placeholder keeps the SDK from reading
 # OPENAI_API_KEY into it.
 _BASE_CLIENT_KEY = "botflow-unused-placeholder"
 _PROVIDER_CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
-# An RFC 9110 field value without obs-text: visible ASCII, inner spaces and
-# tabs. Surrounding whitespace is not part of a header value, so it cannot be
-# carried either.
-_HEADER_VALUE = re.compile(r"[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*")
-_MAX_HOST_NAME = 253
-# httpx2 has already IDNA-encoded the host, so a label is plain ASCII.
-_HOST_LABEL = re.compile(r"[A-Za-z0-9_-]{1,63}")
-_E = TypeVar("_E", bound=BaseException)
 
 log = logging.getLogger(__name__)
 
@@ -89,32 +113,21 @@ class OpenAIProvider:
     """OpenAI and OpenAI-compatible endpoints (Azure, vLLM, Ollama, ...)."""
 
     name = "openai"
+    declared_model = defaults.OPENAI_DEFAULT_MODEL
 
-    def __init__(
-        self,
-        default_base_url: str = DEFAULT_BASE_URL,
-        *,
-        egress: EgressPolicy | None = None,
-        transport: httpx2.AsyncBaseTransport | None = None,
-    ) -> None:
-        """`default_base_url` serves requests without a base_url; `egress` is
-        the policy every connection must pass (default: refuse non-public
-        addresses) and sets the answer size cap; `transport` replaces the
-        policy's transport (tests), still under the cap."""
-        self.default_base_url = default_base_url
-        policy = egress or EgressPolicy()
-        self._transport = CappedTransport(
-            transport or EgressTransport(policy), policy.max_response_bytes
-        )
+    def __init__(self, context: ProviderContext) -> None:
+        """Every connection goes through `context.transport` (egress policy and
+        answer cap); `base_url` and `model` settings set the defaults."""
+        self.default_base_url = context.setting("base_url", DEFAULT_BASE_URL)
+        self.default_model = context.default_model or self.declared_model
+        self._context = context
         self._http: httpx2.AsyncClient | None = None
         self._base: openai.AsyncOpenAI | None = None
 
     def _base_client(self) -> openai.AsyncOpenAI:
         """The one base client and its pool, created on first use."""
         if self._base is None:
-            http = openai.DefaultAsyncHttpxClient(
-                follow_redirects=False, transport=self._transport, trust_env=False
-            )
+            http = self._context.http_client(openai.DefaultAsyncHttpxClient)
             self._http = http
             self._base = openai.AsyncOpenAI(
                 api_key=_BASE_CLIENT_KEY,
@@ -124,18 +137,20 @@ class OpenAIProvider:
             )
         return self._base
 
+    def check_options(self, options: Mapping[str, str]) -> list[OptionProblem]:
+        return check_options(options)
+
     async def complete(self, request: CompletionRequest) -> Completion:
         if not request.token:
             # The server checks this first; never fall back to another key.
             raise MissingParameterError("the token is empty")
-        if not _HEADER_VALUE.fullmatch(request.token):
+        if not header_safe(request.token):
             # httpx2 would refuse it on every attempt, as a connection failure.
             raise BadRequestError("the token contains characters an HTTP header cannot carry")
-        base_url = request.base_url or self.default_base_url
-        _check_base_url(base_url)
+        target = _target(request, request.base_url or self.default_base_url)
         client = self._base_client().with_options(
             api_key=request.token,
-            base_url=base_url,
+            base_url=target.base_url,
             timeout=request.timeout,
             max_retries=0,
         )
@@ -145,20 +160,14 @@ class OpenAIProvider:
                 model=request.model,
                 messages=[_message(m) for m in request.messages],
                 temperature=openai.omit if request.temperature is None else request.temperature,
-                max_tokens=openai.omit if request.max_tokens is None else request.max_tokens,
-                extra_headers={
-                    # Wins over any Authorization from OPENAI_CUSTOM_HEADERS.
-                    "Authorization": f"Bearer {request.token}",
-                    "OpenAI-Organization": openai.omit,
-                    "OpenAI-Project": openai.omit,
-                },
+                extra_headers={**_auth_headers(target, request.token), **_OMITTED_HEADERS},
+                extra_query=target.query,
+                extra_body=_token_limit(request, target),
             )
         except Exception as exc:  # CancelledError is a BaseException and passes
             error = _map_error(exc, request)
         else:
-            return _completion(_document(raw.content))
-        # Raised outside the except block so that the error carries no
-        # __context__: the SDK's exception holds the request and its headers.
+            return _completion(parse_document(raw.content))
         log.debug(
             "openai attempt failed",
             extra={"kind": error.kind, "status": error.status, "attempt": request.attempt},
@@ -171,6 +180,79 @@ class OpenAIProvider:
             await http.aclose()
 
 
+# No organisation or project of the operator's account goes with a customer's token.
+_OMITTED_HEADERS: dict[str, str] = {
+    "OpenAI-Organization": openai.omit,  # type: ignore[dict-item]
+    "OpenAI-Project": openai.omit,  # type: ignore[dict-item]
+}
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Where one call goes and what dialect it speaks."""
+
+    base_url: str
+    azure: bool
+    token_field: str
+    query: dict[str, object]
+
+
+def check_options(options: Mapping[str, str]) -> list[OptionProblem]:
+    problems: list[OptionProblem] = []
+    field = options.get("max_tokens_field", "")
+    if field and field not in MAX_TOKENS_FIELDS:
+        problems.append(("max_tokens_field", "must be max_tokens or max_completion_tokens"))
+    for key in ("deployment", "api_version"):
+        value = options.get(key, "")
+        if value and "{{" not in value and not _URL_WORD.fullmatch(value):
+            problems.append((key, "must be 1 to 64 letters, digits, '.', '_' or '-'"))
+    return problems
+
+
+def _target(request: CompletionRequest, base_url: str) -> _Target:
+    host = check_base_url(base_url)
+    options = request.options
+    azure = host.endswith(_AZURE_HOST_SUFFIXES) or bool(options.get("api_version"))
+    official = azure or host in _OPENAI_HOSTS
+    field = options.get("max_tokens_field") or (
+        "max_completion_tokens" if official else "max_tokens"
+    )
+    if field not in MAX_TOKENS_FIELDS:
+        raise BadRequestError("the provider option max_tokens_field is not a token field")
+    if not azure:
+        return _Target(base_url, azure=False, token_field=field, query={})
+    deployment = _url_word("deployment", options.get("deployment") or request.model)
+    version = _url_word(
+        "api_version", options.get("api_version") or defaults.AZURE_OPENAI_API_VERSION
+    )
+    root = base_url.rstrip("/").removesuffix("/openai")
+    return _Target(
+        f"{root}/openai/deployments/{deployment}",
+        azure=True,
+        token_field=field,
+        query={"api-version": version},
+    )
+
+
+def _url_word(name: str, value: str) -> str:
+    if not _URL_WORD.fullmatch(value):
+        raise BadRequestError(f"the Azure {name} cannot be part of a URL")
+    return value
+
+
+def _auth_headers(target: _Target, token: str) -> dict[str, str]:
+    if target.azure:
+        return {"api-key": token, "Authorization": openai.omit}  # type: ignore[dict-item]
+    # Wins over any Authorization from OPENAI_CUSTOM_HEADERS.
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _token_limit(request: CompletionRequest, target: _Target) -> dict[str, object] | None:
+    if request.max_tokens is None:
+        return None
+    return {target.token_field: request.max_tokens}
+
+
 def _message(message: ChatMessage) -> ChatCompletionMessageParam:
     if message.role == "system":
         return {"role": "system", "content": message.content}
@@ -179,45 +261,16 @@ def _message(message: ChatMessage) -> ChatCompletionMessageParam:
     return {"role": "user", "content": message.content}
 
 
-def _check_base_url(base_url: str) -> None:
-    try:
-        url = httpx2.URL(base_url)
-    except (httpx2.InvalidURL, TypeError, ValueError):
-        raise BadRequestError("the base_url is not a valid URL") from None
-    if url.scheme not in ("http", "https") or not url.host:
-        raise BadRequestError("the base_url must be an http or https URL")
-    if url.userinfo:
-        raise BadRequestError("the base_url must not contain a user name or password")
-    if url.port is not None and not 0 < url.port < 65536:
-        raise BadRequestError("the base_url's port is out of range")
-    if not _valid_host(url.raw_host.decode("ascii", "replace")):
-        raise BadRequestError("the base_url's host name is not valid")
-
-
-def _valid_host(host: str) -> bool:
-    """An IP address, or a DNS name whose labels fit (else the resolver fails
-    with an error that is neither a refusal nor a connection failure)."""
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    else:
-        return True
-    name = host.removesuffix(".")
-    labels = name.split(".")
-    return len(name) <= _MAX_HOST_NAME and all(_HOST_LABEL.fullmatch(label) for label in labels)
-
-
 def _map_error(exc: Exception, request: CompletionRequest) -> ProviderError:
     """The typed error for an SDK failure. Order matters: a timeout is a
     connection error, and a validation error is not a status error."""
     blocked = blocked_cause(exc)
     if blocked is not None:
         return BlockedError(str(blocked))
-    too_large = _cause(exc, ResponseTooLargeError)
+    too_large = cause(exc, ResponseTooLargeError)
     if too_large is not None:
         return BadResponseError(f"the provider's answer is larger than {too_large.cap} bytes")
-    if _cause(exc, httpx2.DecodingError) is not None:
+    if cause(exc, httpx2.DecodingError) is not None:
         return MalformedResponseError("the provider's answer could not be decompressed")
     if isinstance(exc, openai.APITimeoutError):
         return ProviderTimeoutError(f"no answer within {round(request.timeout * 1000)} ms")
@@ -230,18 +283,6 @@ def _map_error(exc: Exception, request: CompletionRequest) -> ProviderError:
     if isinstance(exc, openai.APIResponseValidationError | json.JSONDecodeError):
         return MalformedResponseError("the provider's answer is not valid JSON")
     return ProviderError(f"the provider call failed ({type(exc).__name__})")
-
-
-def _cause(error: BaseException, kind: type[_E]) -> _E | None:
-    """The first `kind` in the cause chain: the SDK wraps transport errors."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, kind):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
 
 
 def _status_error(exc: openai.APIStatusError, token: str) -> ProviderError:
@@ -265,53 +306,6 @@ def _shown_code(code: str | None, token: str) -> str | None:
     return code
 
 
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from `retry-after-ms` (milliseconds) or else `retry-after`
-    (seconds or an HTTP date); None when absent or unreadable. Never negative."""
-    millis = _number(headers.get("retry-after-ms"))
-    if millis is not None:
-        return max(0.0, millis / 1000)
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    seconds = _number(value)
-    if seconds is not None:
-        return max(0.0, seconds)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def _number(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return None if math.isnan(number) else number
-
-
-def _document(content: bytes) -> object:
-    """The parsed body. Any JSON is accepted whatever the content type says.
-    Bytes that are not UTF-8 become U+FFFD, as the action does with lone
-    surrogates from `\\ud800` escapes: one bad character does not cost the
-    whole answer. A nesting deeper than the parser's stack or an integer too
-    long to convert is as unreadable as a syntax error."""
-    try:
-        return json.loads(content.decode("utf-8-sig", "replace"))
-    except (ValueError, RecursionError):
-        raise MalformedResponseError("the provider's answer is not valid JSON") from None
-
-
-def _field(value: object, key: str) -> object:
-    return value.get(key) if isinstance(value, dict) else None
-
-
 def _completion(document: object) -> Completion:
     """The answer and usage of a chat completion; MalformedResponseError when
     the body is not one. Only the first choice is looked at."""
@@ -320,29 +314,25 @@ def _completion(document: object) -> Completion:
     choices = document.get("choices")
     if not isinstance(choices, list) or not choices:
         raise MalformedResponseError("the provider's answer has no choices")
-    message = _field(choices[0], "message")
-    content = _field(message, "content")
+    message = field_of(choices[0], "message")
+    content = field_of(message, "content")
     if not isinstance(content, str):
-        if isinstance(_field(message, "refusal"), str):
+        if isinstance(field_of(message, "refusal"), str):
             # A policy refusal: trying again will not change it.
             raise ProviderError("the model refused to answer")
         raise MalformedResponseError("the provider's answer has no text")
     model = document.get("model")
+    finish = field_of(choices[0], "finish_reason")
     return Completion(
         text=content,
         usage=_usage(document.get("usage")),
         model=model if isinstance(model, str) else "",
+        finish_reason=finish if isinstance(finish, str) else "",
     )
 
 
 def _usage(usage: object) -> Usage:
-    prompt = _count(_field(usage, "prompt_tokens"))
-    completion = _count(_field(usage, "completion_tokens"))
-    total = _count(_field(usage, "total_tokens"), default=prompt + completion)
+    prompt = count(field_of(usage, "prompt_tokens"))
+    completion = count(field_of(usage, "completion_tokens"))
+    total = count(field_of(usage, "total_tokens"), default=prompt + completion)
     return Usage(prompt, completion, total)
-
-
-def _count(value: object, *, default: int = 0) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    return default

@@ -1,98 +1,138 @@
 """Which providers exist and which this server enabled.
 
-Built-ins (`openai`, `fake`) are known by name; other providers plug in through
-the entry-point group `botflow.providers` without touching the server. An entry
-point names a class or factory returning a Provider; it is called with
-`egress=<EgressPolicy>` when it has that parameter, else with no arguments.
+Built-ins (`openai`, `anthropic`, `fake`) are known by name; other providers
+plug in through the entry-point group `botflow.providers` without touching the
+server. An entry point names a class or factory returning a Provider; it is
+called with one `ProviderContext` (see `botflow.providers.context`).
 """
 
 from __future__ import annotations
 
 import importlib
-import inspect
 import logging
-from collections.abc import Callable, Iterable
-from functools import partial
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 
-from botflow.providers.base import Provider
+from botflow.providers.base import OptionProblem, Provider
+from botflow.providers.context import ProviderContext
 from botflow.providers.egress import EgressPolicy
 
 ENTRY_POINT_GROUP = "botflow.providers"
 BUILTINS: dict[str, str] = {
     "openai": "botflow.providers.openai:OpenAIProvider",
+    "anthropic": "botflow.providers.anthropic:AnthropicProvider",
     "fake": "botflow.providers.fake:FakeProvider",
 }
 
 log = logging.getLogger(__name__)
 
-Factory = Callable[..., Provider]
+Factory = Callable[[ProviderContext], Provider]
 
 
 class UnknownProviderError(LookupError):
     """A name that is neither built in nor in the entry-point group."""
 
 
-def _load_builtin(target: str) -> Factory:
-    module, _, attr = target.partition(":")
-    factory: Factory = getattr(importlib.import_module(module), attr)
-    return factory
+def _load_builtin(target: str) -> Callable[[], Factory]:
+    def load() -> Factory:
+        module, _, attr = target.partition(":")
+        factory: Factory = getattr(importlib.import_module(module), attr)
+        return factory
+
+    return load
 
 
-def available_factories(egress: EgressPolicy | None = None) -> dict[str, Callable[[], Provider]]:
-    """Every provider this installation knows: plug-ins, then built-ins."""
-    factories: dict[str, Callable[[], Provider]] = {
-        ep.name: partial(_instantiate, ep.load, egress)
-        for ep in entry_points(group=ENTRY_POINT_GROUP)
-        if ep.name not in BUILTINS  # a built-in wins over a same-named plug-in
+def available_factories() -> dict[str, Callable[[], Factory]]:
+    """Every provider this installation knows, as loaders of its factory;
+    a built-in wins over a same-named plug-in."""
+    loaders: dict[str, Callable[[], Factory]] = {
+        ep.name: ep.load for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name not in BUILTINS
     }
     for name, target in BUILTINS.items():
-        factories[name] = partial(_instantiate, partial(_load_builtin, target), egress)
-    return factories
+        loaders[name] = _load_builtin(target)
+    return loaders
 
 
-def _instantiate(load: Callable[[], Factory], egress: EgressPolicy | None) -> Provider:
-    """Call the factory, giving it the server's egress policy when it takes one."""
-    factory = load()
-    try:
-        takes_egress = "egress" in inspect.signature(factory).parameters
-    except (TypeError, ValueError):
-        takes_egress = False
-    if takes_egress and egress is not None:
-        return factory(egress=egress)
-    return factory()
+@dataclass(frozen=True)
+class _Enabled:
+    provider: Provider
+    context: ProviderContext | None
 
 
 class ProviderRegistry:
     """The enabled providers of one server, created once and shared by calls."""
 
-    def __init__(self, providers: dict[str, Provider]) -> None:
-        self._providers = providers
+    def __init__(
+        self,
+        providers: Mapping[str, Provider],
+        contexts: Mapping[str, ProviderContext] | None = None,
+    ) -> None:
+        found = contexts or {}
+        self._enabled = {name: _Enabled(p, found.get(name)) for name, p in providers.items()}
 
     @classmethod
     def create(
-        cls, enabled: Iterable[str], *, egress: EgressPolicy | None = None
+        cls,
+        enabled: Iterable[str],
+        *,
+        egress: EgressPolicy | None = None,
+        settings: Mapping[str, Mapping[str, str]] | None = None,
     ) -> ProviderRegistry:
-        """Instantiate the enabled providers; factories that accept `egress`
-        get the server's policy (plug-ins that reach the network should)."""
-        factories = available_factories(egress)
+        """Create the enabled providers, each with its own context: a pool
+        behind `egress` and `settings[name]`."""
+        loaders = available_factories()
         providers: dict[str, Provider] = {}
+        contexts: dict[str, ProviderContext] = {}
         for name in enabled:
-            if name not in factories:
+            if name not in loaders:
                 raise UnknownProviderError(
-                    f"unknown provider {name!r}; known: {', '.join(sorted(factories))}"
+                    f"unknown provider {name!r}; known: {', '.join(sorted(loaders))}"
                 )
-            providers[name] = factories[name]()
+            factory = loaders[name]()
+            contexts[name] = ProviderContext.create(
+                name,
+                egress=egress,
+                settings=(settings or {}).get(name, {}),
+                declared_model=str(getattr(factory, "declared_model", "") or ""),
+            )
+            providers[name] = factory(contexts[name])
             log.info("provider enabled", extra={"provider": name})
-        return cls(providers)
+        return cls(providers, contexts)
 
     def get(self, name: str) -> Provider | None:
-        return self._providers.get(name)
+        enabled = self._enabled.get(name)
+        return enabled.provider if enabled is not None else None
+
+    def default_model(self, name: str) -> str:
+        provider = self.get(name)
+        return str(getattr(provider, "default_model", "") or "")
+
+    def check_options(self, name: str, options: Mapping[str, str]) -> list[OptionProblem]:
+        """The provider's own verdict on an action's provider_options; nothing
+        when it has no check (or is not enabled: validation says so apart)."""
+        check = getattr(self.get(name), "check_options", None)
+        if check is None:
+            return []
+        try:
+            problems = list(check(options))
+        except Exception as exc:
+            # A plug-in bug must not turn validation into an INTERNAL error;
+            # the provider still sees the options (and may refuse them) when called.
+            log.warning(
+                "provider option check failed",
+                extra={"provider": name, "error": type(exc).__name__},
+            )
+            return []
+        return [(str(key), str(problem)) for key, problem in problems]
 
     @property
     def names(self) -> list[str]:
-        return sorted(self._providers)
+        return sorted(self._enabled)
 
     async def aclose(self) -> None:
-        for provider in self._providers.values():
-            await provider.aclose()
+        for enabled in self._enabled.values():
+            await enabled.provider.aclose()
+            if enabled.context is not None:
+                # A plug-in that forgot its aclose must not leave the pool open.
+                await enabled.context.aclose()

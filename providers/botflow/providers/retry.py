@@ -1,4 +1,4 @@
-"""The one retry loop every provider call goes through (SPEC §4).
+"""The one retry loop every provider call goes through.
 
 - Attempts and the per-attempt timeout come from the action (capped by the
   server before they get here).
@@ -8,6 +8,10 @@
 - The whole loop never outlives `deadline` (the caller's gRPC deadline): each
   attempt's timeout is clipped to the time left, and no attempt starts when the
   wait before it would leave less than `min_attempt_time`.
+- Every error leaves here without its exception chain (`__cause__`,
+  `__context__`, traceback): an SDK exception in it holds the request and its
+  Authorization header, so no provider has to remember to raise outside
+  `except`. Anything but a ProviderError becomes one.
 """
 
 from __future__ import annotations
@@ -21,14 +25,15 @@ from dataclasses import dataclass, replace
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from botflow.providers.base import Completion, CompletionRequest, Provider
+from botflow.providers.defaults import (
+    DEFAULT_ATTEMPT_TIMEOUT,
+    DEFAULT_BACKOFF_INITIAL,
+    DEFAULT_BACKOFF_MAX,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_RETRY_AFTER,
+    DEFAULT_MIN_ATTEMPT_TIME,
+)
 from botflow.providers.errors import ProviderError, ProviderTimeoutError
-
-DEFAULT_MAX_ATTEMPTS = 3
-DEFAULT_ATTEMPT_TIMEOUT = 15.0
-DEFAULT_BACKOFF_INITIAL = 0.5
-DEFAULT_BACKOFF_MAX = 8.0
-DEFAULT_MAX_RETRY_AFTER = 30.0
-DEFAULT_MIN_ATTEMPT_TIME = 0.05
 
 
 @dataclass(frozen=True)
@@ -108,16 +113,28 @@ def _is_retryable(error: BaseException) -> bool:
 
 async def _one_attempt(provider: Provider, request: CompletionRequest) -> Completion:
     timeout = request.timeout
+    error: ProviderError
     try:
         async with asyncio.timeout(timeout):
             return await provider.complete(request)
     except TimeoutError:
-        raise ProviderTimeoutError(f"no answer within {round(timeout * 1000)} ms") from None
-    except ProviderError:
-        raise
+        error = ProviderTimeoutError(f"no answer within {round(timeout * 1000)} ms")
+    except ProviderError as failure:
+        error = failure
     except Exception as exc:
         # A plug-in bug must not escape as a gRPC error: it is a failed action.
-        raise ProviderError(f"the provider failed unexpectedly ({type(exc).__name__})") from exc
+        error = ProviderError(f"the provider failed unexpectedly ({type(exc).__name__})")
+    # Raised outside the except block, so nothing new is chained either.
+    raise _unchained(error)
+
+
+def _unchained(error: ProviderError) -> ProviderError:
+    """The error without what it was raised from or during."""
+    error.__cause__ = None
+    error.__context__ = None
+    error.__suppress_context__ = True
+    error.__traceback__ = None
+    return error
 
 
 async def complete_with_retries(
@@ -151,6 +168,6 @@ async def complete_with_retries(
                 this_try = replace(request, attempt=number, timeout=schedule.attempt_timeout())
                 completion = await _one_attempt(provider, this_try)
     except ProviderError as failure:
-        error = failure
+        error = _unchained(failure)
     attempts = int(retrying.statistics.get("attempt_number", 1))
     return CallOutcome(completion, error, attempts, time.monotonic() - started)

@@ -36,6 +36,7 @@ from botflow.server.config import ServerConfig
 from botflow.server.interceptors import BearerTokenInterceptor, RequestContextInterceptor
 from botflow.server.logs import quiet_sensitive_loggers
 from botflow.server.metrics import Metrics, MetricsEndpoint, serve_metrics
+from botflow.server.provider_wiring import create_registry
 from botflow.server.service import FlowService
 from botflow.v1 import flow_service_pb2, flow_service_pb2_grpc
 
@@ -215,10 +216,33 @@ def _add_port(server: grpc.aio.Server, config: ServerConfig) -> int:
 
 def _server_options(config: ServerConfig) -> list[tuple[str, int]]:
     size = config.limits.max_message_bytes
+
+    def ms(seconds: float) -> int:
+        return int(seconds * 1000)
+
+    # Aged connections get GOAWAY so clients reconnect and spread over replicas
+    # added since; C-core reads 0 as "at once", so "off" is leaving it unset.
+    age = config.max_connection_age_seconds
+    aging = [
+        ("grpc.max_connection_age_ms", ms(age)),
+        ("grpc.max_connection_age_grace_ms", ms(config.max_connection_age_grace_seconds)),
+    ]
+    keepalive = [
+        ("grpc.keepalive_time_ms", ms(config.keepalive_time_seconds)),
+        ("grpc.keepalive_timeout_ms", ms(config.keepalive_timeout_seconds)),
+        # Clients' keepalive pings (docs/deploy.md: 30 s) must not earn GOAWAY.
+        ("grpc.keepalive_permit_without_calls", 1),
+        (
+            "grpc.http2.min_ping_interval_without_data_ms",
+            ms(defaults.MIN_CLIENT_PING_INTERVAL_SECONDS),
+        ),
+    ]
     return [
         ("grpc.max_receive_message_length", size),
         ("grpc.max_send_message_length", size),
         *pending_queue_options(config.limits.max_concurrent_calls),
+        *(aging if age > 0 else []),
+        *(keepalive if config.keepalive_time_seconds > 0 else []),
     ]
 
 
@@ -259,14 +283,31 @@ def _add_services(server: grpc.aio.Server, service: FlowService) -> DrainingHeal
 async def start_server(
     config: ServerConfig, registry: ProviderRegistry | None = None
 ) -> RunningServer:
-    """Start serving; `registry` replaces the configured providers (tests)."""
+    """Start serving; `registry` replaces the configured providers (tests).
+
+    When starting fails (the port is taken, a TLS file cannot be read), what
+    was already created is closed before the error propagates, `registry`
+    included, as `RunningServer.stop()` would have.
+    """
     quiet_sensitive_loggers()
     problems = config.problems()
     if problems:
         raise ValueError("invalid server configuration: " + "; ".join(problems))
+    async with contextlib.AsyncExitStack() as undo:
+        running = await _start(config, registry, undo)
+        undo.pop_all()
+    return running
+
+
+async def _start(
+    config: ServerConfig, registry: ProviderRegistry | None, undo: contextlib.AsyncExitStack
+) -> RunningServer:
+    """Each thing created is pushed on `undo` as soon as it exists."""
     egress = egress_policy(config)
-    registry = registry or ProviderRegistry.create(config.providers, egress=egress)
+    registry = registry or create_registry(config, egress)
+    undo.push_async_callback(registry.aclose)
     http = new_http_client(egress)
+    undo.push_async_callback(http.aclose)
     metrics = Metrics()
     admission = AdmissionInterceptor(
         f"/{SERVICE_NAME}/", config.limits.max_concurrent_calls, metrics
@@ -274,6 +315,7 @@ async def start_server(
     server = grpc.aio.server(
         interceptors=_interceptors(config, metrics, admission), options=_server_options(config)
     )
+    undo.push_async_callback(server.stop, None)
     service = FlowService(config, registry, http=http, egress=egress, metrics=metrics)
     health_servicer = _add_services(server, service)
     port = _add_port(server, config)

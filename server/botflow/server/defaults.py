@@ -19,13 +19,36 @@ DEFAULT_MAX_CONCURRENT_CALLS = 10_000
 # The retry hint (google.rpc.RetryInfo) sent with RESOURCE_EXHAUSTED.
 DEFAULT_RETRY_AFTER_SECONDS = 1.0
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+# Worker processes of `botflow serve` sharing its port (SO_REUSEPORT); None =
+# one per core (os.cpu_count()). A container usually runs 1 and scales by pods.
+DEFAULT_WORKERS: int | None = None
+# Connection rebalancing: after this long a connection gets GOAWAY and the
+# client reconnects, so long-lived HTTP/2 connections spread over replicas
+# added since (C-core adds +-10% jitter). 0 = never.
+DEFAULT_MAX_CONNECTION_AGE_SECONDS = 300.0
+# Calls still running on a connection past its age get this long; longer than
+# the longest action timeout (MAX_TIMEOUT_MS) so no call is cut by rebalancing.
+DEFAULT_MAX_CONNECTION_AGE_GRACE_SECONDS = 150.0
+# Server pings an idle connection this often and drops it when no answer comes
+# within the timeout: dead peers (a vanished NAT entry, a killed client) free
+# their connection instead of holding it for hours.
+DEFAULT_KEEPALIVE_TIME_SECONDS = 60.0
+DEFAULT_KEEPALIVE_TIMEOUT_SECONDS = 20.0
+# The most often a client may ping (keepalive) without getting GOAWAY
+# "too_many_pings"; C-core's default is 5 minutes, longer than the client
+# keepalive docs/deploy.md recommends (30 s).
+MIN_CLIENT_PING_INTERVAL_SECONDS = 10.0
+
+# Logs
+DEFAULT_LOG_FORMAT = "json"  # or "text"
+DEFAULT_LOG_LEVEL = "INFO"
 
 # Providers
 DEFAULT_PROVIDER = "openai"
 DEFAULT_ENABLED_PROVIDERS = ("openai", "fake")
 DEFAULT_MODEL = "gpt-4o-mini"
 
-# The OpenAI action (SPEC §4)
+# The OpenAI action
 DEFAULT_ERROR_VARIABLE = "last webhook failure"
 DEFAULT_TIMEOUT_MS = 15_000
 DEFAULT_WEBHOOK_TIMEOUT_MS = 15_000
@@ -38,7 +61,7 @@ MAX_HISTORY_MESSAGES = 1_000
 # Time kept back from the caller's deadline to send the response.
 DEADLINE_MARGIN_SECONDS = 0.05
 
-# Flows (SPEC §5)
+# Flows
 DEFAULT_MAX_STEPS = 200
 MAX_STEPS = 10_000
 
@@ -51,7 +74,7 @@ MAX_TEXT_BYTES = 64 * 1024
 # variables. A run that would pass it ends with OUTPUT_LIMIT_REACHED.
 DEFAULT_MAX_RUN_BYTES = 16 * 1024 * 1024
 
-# Egress (SPEC §8): webhooks and base_url
+# Egress: webhooks and base_url
 # Webhook and provider answers, counted in decoded (gunzipped) bytes.
 DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024
 # Nesting depth of a webhook's JSON answer; deeper is BadResponse.

@@ -1,4 +1,4 @@
-"""The flow engine behind RunFlow (SPEC §3, §5).
+"""The flow engine behind RunFlow.
 
 Runs blocks one after the other from the start block (or the resume point),
 following each block's `next`, and yields one event per thing that happened.

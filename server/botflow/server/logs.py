@@ -15,6 +15,8 @@ import threading
 import time
 from types import TracebackType
 
+from botflow.server import defaults
+
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 
 # Attributes every LogRecord has; anything else came in through `extra=`.
@@ -69,7 +71,9 @@ def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
         _log_uncaught(args.exc_type, args.exc_value, args.exc_traceback)
 
 
-def configure_logging(fmt: str = "json", level: str = "INFO") -> None:
+def configure_logging(
+    fmt: str = defaults.DEFAULT_LOG_FORMAT, level: str = defaults.DEFAULT_LOG_LEVEL
+) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RequestIdFilter())
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))

@@ -1,4 +1,4 @@
-"""Prometheus metrics (SPEC §9), one registry per server.
+"""Prometheus metrics, one registry per server.
 
 Labels are low-cardinality names chosen by botflow (RPC method, status code,
 action, provider, outcome, error kind, flow status): never a token, a URL, a
@@ -14,6 +14,7 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
+from botflow.server.results import kind_label
 from botflow.v1.actions_pb2 import ActionResult
 from botflow.v1.events_pb2 import FlowStatus
 
@@ -53,7 +54,7 @@ class Metrics:
         self.rpc_seconds.labels(name).observe(seconds)
 
     def action_finished(self, action: str, provider: str, result: ActionResult) -> None:
-        kind = result.error.split(":", 1)[0] if result.error else ""
+        kind = kind_label(result.error_kind)
         outcome = "failed" if result.error else "succeeded"
         self.actions.labels(action, provider, outcome, kind).inc()
         self.attempts.labels(action, provider).inc(result.attempts)

@@ -1,4 +1,4 @@
-"""Request validation of both RPCs (SPEC §7): the whole request, before
+"""Request validation of both RPCs: the whole request, before
 anything runs. Block parameters are checked by the checks each kind declares
 in the block registry (`blocks/__init__.py`), so validation and dispatch know
 the same kinds.

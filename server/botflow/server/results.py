@@ -7,25 +7,33 @@ from dataclasses import dataclass, field
 
 from google.protobuf.duration_pb2 import Duration
 
-from botflow.providers.errors import ProviderError
+from botflow.providers.errors import Kind, ProviderError, kind_of
 from botflow.server.events import SecretChange
 from botflow.server.variables import Variables, text_value
 from botflow.v1.actions_pb2 import ActionOutcome, ActionResult, ErrorKind
 from botflow.v1.variables_pb2 import Value
 
-KINDS: dict[str, int] = {
-    "MissingParameter": ErrorKind.ERROR_KIND_MISSING_PARAMETER,
-    "Timeout": ErrorKind.ERROR_KIND_TIMEOUT,
-    "RateLimited": ErrorKind.ERROR_KIND_RATE_LIMITED,
-    "QuotaExceeded": ErrorKind.ERROR_KIND_QUOTA_EXCEEDED,
-    "Unauthorized": ErrorKind.ERROR_KIND_UNAUTHORIZED,
-    "BadRequest": ErrorKind.ERROR_KIND_BAD_REQUEST,
-    "ProviderError": ErrorKind.ERROR_KIND_PROVIDER_ERROR,
-    "Blocked": ErrorKind.ERROR_KIND_BLOCKED,
-    "Cancelled": ErrorKind.ERROR_KIND_CANCELLED,
-    "BadResponse": ErrorKind.ERROR_KIND_BAD_RESPONSE,
-    "KeyError": ErrorKind.ERROR_KIND_KEY_ERROR,
+# Every Kind has its enum member; tests/unit/test_results.py checks both ways.
+KINDS: dict[Kind, ErrorKind.ValueType] = {
+    Kind.MISSING_PARAMETER: ErrorKind.ERROR_KIND_MISSING_PARAMETER,
+    Kind.TIMEOUT: ErrorKind.ERROR_KIND_TIMEOUT,
+    Kind.RATE_LIMITED: ErrorKind.ERROR_KIND_RATE_LIMITED,
+    Kind.QUOTA_EXCEEDED: ErrorKind.ERROR_KIND_QUOTA_EXCEEDED,
+    Kind.UNAUTHORIZED: ErrorKind.ERROR_KIND_UNAUTHORIZED,
+    Kind.BAD_REQUEST: ErrorKind.ERROR_KIND_BAD_REQUEST,
+    Kind.PROVIDER_ERROR: ErrorKind.ERROR_KIND_PROVIDER_ERROR,
+    Kind.BLOCKED: ErrorKind.ERROR_KIND_BLOCKED,
+    Kind.CANCELLED: ErrorKind.ERROR_KIND_CANCELLED,
+    Kind.BAD_RESPONSE: ErrorKind.ERROR_KIND_BAD_RESPONSE,
+    Kind.KEY_ERROR: ErrorKind.ERROR_KIND_KEY_ERROR,
 }
+_LABELS: dict[int, str] = {number: kind.value for kind, number in KINDS.items()}
+
+
+def kind_label(error_kind: int) -> str:
+    """The "Kind" word of a result's error_kind, for logs and metric labels;
+    "" on success."""
+    return _LABELS.get(error_kind, "")
 
 
 @dataclass
@@ -79,7 +87,7 @@ class VariableWriter:
         self.set(error_variable, text_value(text))
         result = ActionResult(
             outcome=ActionOutcome.ACTION_OUTCOME_FAILED,
-            error_kind=KINDS.get(error.kind, ErrorKind.ERROR_KIND_PROVIDER_ERROR),  # type: ignore[arg-type]
+            error_kind=KINDS[kind_of(error)],
             error=text,
             attempts=attempts,
             elapsed=duration(elapsed),

@@ -84,6 +84,7 @@ class FlowService(flow_service_pb2_grpc.FlowServiceServicer):
             limits=config.limits,
             enabled_providers=frozenset(registry.names),
             default_provider=defaults.DEFAULT_PROVIDER,
+            check_options=registry.check_options,
         )
 
     def _action_context(self, context: Context) -> ActionContext:

@@ -1,4 +1,4 @@
-"""{{name}} substitution (SPEC §2): plain, single pass, no expressions.
+"""{{name}} substitution: plain, single pass, no expressions.
 
 A value that itself contains "{{x}}" is not expanded again, because the
 substitution reads the template once and never rescans what it inserted.

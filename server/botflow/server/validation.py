@@ -1,4 +1,4 @@
-"""Request validation (SPEC §7): every violation at once, before anything runs.
+"""Request validation: every violation at once, before anything runs.
 
 Descriptions name the rule, never the offending value, so a secret typed into
 the wrong field cannot come back in an error text.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,7 +20,6 @@ from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from botflow.providers.fake import invalid_outcomes
 from botflow.server.config import Limits
 from botflow.server.json_paths import PathSyntaxError, parse_path
 from botflow.server.templating import placeholders
@@ -68,11 +67,21 @@ class Violations:
         return converted
 
 
+# (provider name, provider_options) → the provider's (key, problem) pairs.
+OptionsCheck = Callable[[str, Mapping[str, str]], list[tuple[str, str]]]
+
+
+def _no_options_check(provider: str, options: Mapping[str, str]) -> list[tuple[str, str]]:
+    return []
+
+
 @dataclass(frozen=True)
 class ValidationContext:
     limits: Limits
     enabled_providers: Collection[str]
     default_provider: str
+    # Each provider judges its own options (ProviderRegistry.check_options).
+    check_options: OptionsCheck = _no_options_check
 
 
 def key_path(path: str, key: str) -> str:
@@ -181,12 +190,12 @@ def check_openai_action(
         v.add(f"{path}.max_tokens", "must be at least 1 when set")
     if action.base_url:
         _check_url(v, f"{path}.base_url", action.base_url)
-    if provider == "fake" and invalid_outcomes(action.provider_options.get("fail", "")):
-        v.add(
-            key_path(f"{path}.provider_options", "fail"),
-            "unknown outcome; use timeout, rate_limit, quota, unauthorized, bad_request, "
-            "server_error or ok",
-        )
+    check_variable_name(
+        v, f"{path}.finish_reason_variable", action.finish_reason_variable, required=False
+    )
+    if provider in ctx.enabled_providers:
+        for key, problem in ctx.check_options(provider, action.provider_options):
+            v.add(key_path(f"{path}.provider_options", key), problem)
 
 
 def check_set_variable(v: Violations, path: str, action: SetVariableAction) -> None:

@@ -1,4 +1,4 @@
-"""Typed variable values (SPEC §2): how they render and how a call's variables
+"""Typed variable values: how they render and how a call's variables
 are assembled from declarations and request values."""
 
 from __future__ import annotations

@@ -6,9 +6,16 @@ from collections.abc import AsyncIterator
 from types import TracebackType
 
 import grpc
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
+from botflow.client.connection import (
+    DEFAULT_TIMEOUT,
+    ChannelOptions,
+    Metadata,
+    call_metadata,
+    channel_credentials,
+    token_metadata,
+)
+from botflow.client.errors import InvalidRequestError, field_violations, typed_errors
 from botflow.v1.flow_service_pb2 import (
     ExecuteActionRequest,
     ExecuteActionResponse,
@@ -17,33 +24,8 @@ from botflow.v1.flow_service_pb2 import (
 )
 from botflow.v1.flow_service_pb2_grpc import FlowServiceStub
 
-# Seconds a call may take unless the caller passes another timeout.
-DEFAULT_TIMEOUT = 60.0
-
-
-class InvalidRequestError(Exception):
-    """The server refused the request (INVALID_ARGUMENT); nothing ran."""
-
-    def __init__(self, message: str, field_violations: dict[str, str]) -> None:
-        super().__init__(message)
-        self.field_violations = field_violations
-
-
-def field_violations(error: grpc.aio.AioRpcError) -> dict[str, str]:
-    """The google.rpc.BadRequest field violations of a failed call, by path."""
-    status = rpc_status.from_call(error)
-    found: dict[str, str] = {}
-    for detail in status.details if status else ():
-        bad_request = error_details_pb2.BadRequest()
-        if detail.Unpack(bad_request):
-            found.update({v.field: v.description for v in bad_request.field_violations})
-    return found
-
-
-def _typed(error: grpc.aio.AioRpcError) -> Exception:
-    if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
-        return InvalidRequestError(error.details() or "invalid request", field_violations(error))
-    return error
+# Re-exported: callers imported these from here before they moved.
+__all__ = ["DEFAULT_TIMEOUT", "BotflowClient", "InvalidRequestError", "field_violations"]
 
 
 class BotflowClient:
@@ -58,6 +40,7 @@ class BotflowClient:
         client_certificate: tuple[bytes, bytes] | None = None,
         token: str | None = None,
         credentials: grpc.ChannelCredentials | None = None,
+        options: ChannelOptions = (),
     ) -> None:
         """Connect to `target` ("host:port").
 
@@ -66,18 +49,20 @@ class BotflowClient:
         roots), `client_certificate` is (private key PEM, certificate chain PEM)
         for mutual TLS. `token` is sent as "authorization: Bearer <token>" on
         every call. `credentials` replaces all of that with your own.
+        `options` are grpc channel arguments.
         """
-        if credentials is None and (tls or root_certificates or client_certificate):
-            key, chain = client_certificate or (None, None)
-            credentials = grpc.ssl_channel_credentials(root_certificates, key, chain)
-        if credentials is None:
-            self._channel = grpc.aio.insecure_channel(target)
-        else:
-            self._channel = grpc.aio.secure_channel(target, credentials)
-        self._stub = FlowServiceStub(self._channel)
-        self._metadata: tuple[tuple[str, str], ...] = (
-            (("authorization", f"Bearer {token}"),) if token else ()
+        credentials = channel_credentials(
+            tls=tls,
+            root_certificates=root_certificates,
+            client_certificate=client_certificate,
+            credentials=credentials,
         )
+        if credentials is None:
+            self._channel = grpc.aio.insecure_channel(target, options)
+        else:
+            self._channel = grpc.aio.secure_channel(target, credentials, options)
+        self._stub = FlowServiceStub(self._channel)
+        self._metadata = token_metadata(token)
 
     async def __aenter__(self) -> BotflowClient:
         return self
@@ -94,19 +79,28 @@ class BotflowClient:
         await self._channel.close()
 
     async def execute_action(
-        self, request: ExecuteActionRequest, *, timeout: float = DEFAULT_TIMEOUT
+        self,
+        request: ExecuteActionRequest,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        metadata: Metadata = (),
     ) -> ExecuteActionResponse:
-        """Run one action; a provider failure is in the result, not raised."""
-        try:
+        """Run one action; a provider failure is in the result, not raised.
+
+        `metadata` is added to the call's, e.g. (("x-request-id", "..."),).
+        """
+        with typed_errors():
             response: ExecuteActionResponse = await self._stub.ExecuteAction(
-                request, timeout=timeout, metadata=self._metadata
+                request, timeout=timeout, metadata=call_metadata(self._metadata, metadata)
             )
-        except grpc.aio.AioRpcError as error:
-            raise _typed(error) from None
         return response
 
     async def run_flow(
-        self, request: RunFlowRequest, *, timeout: float = DEFAULT_TIMEOUT
+        self,
+        request: RunFlowRequest,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        metadata: Metadata = (),
     ) -> AsyncIterator[RunFlowResponse]:
         """Run a flow, yielding its events as they arrive; the last is `finished`.
 
@@ -114,17 +108,23 @@ class BotflowClient:
         the generator is closed: use `contextlib.aclosing(client.run_flow(...))`
         to make that immediate rather than at garbage collection.
         """
-        call = self._stub.RunFlow(request, timeout=timeout, metadata=self._metadata)
+        call = self._stub.RunFlow(
+            request, timeout=timeout, metadata=call_metadata(self._metadata, metadata)
+        )
         try:
-            async for event in call:
-                yield event
-        except grpc.aio.AioRpcError as error:
-            raise _typed(error) from None
+            with typed_errors():
+                async for event in call:
+                    yield event
         finally:
             call.cancel()
 
     async def run_flow_to_finish(
-        self, request: RunFlowRequest, *, timeout: float = DEFAULT_TIMEOUT
+        self,
+        request: RunFlowRequest,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        metadata: Metadata = (),
     ) -> list[RunFlowResponse]:
         """Run a flow and return all its events (the last is the finish event)."""
-        return [event async for event in self.run_flow(request, timeout=timeout)]
+        events = self.run_flow(request, timeout=timeout, metadata=metadata)
+        return [event async for event in events]

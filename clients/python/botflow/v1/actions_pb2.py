@@ -25,49 +25,50 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x62otflow/v1/actions.proto\x12\nbotflow.v1\x1a\x1egoogle/protobuf/duration.proto\"\xd6\x03\n\x0cOpenAIAction\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12(\n\x07history\x18\x03 \x01(\x0e\x32\x17.botflow.v1.HistoryMode\x12\x17\n\x0f\x61nswer_variable\x18\x04 \x01(\t\x12\x16\n\x0e\x65rror_variable\x18\x05 \x01(\t\x12\r\n\x05model\x18\x06 \x01(\t\x12\x18\n\x0btemperature\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12\x17\n\nmax_tokens\x18\x08 \x01(\rH\x01\x88\x01\x01\x12\x10\n\x08provider\x18\t \x01(\t\x12\x10\n\x08\x62\x61se_url\x18\n \x01(\t\x12\x12\n\ntimeout_ms\x18\x0b \x01(\r\x12\x14\n\x0cmax_attempts\x18\x0c \x01(\r\x12\x1c\n\x14max_history_messages\x18\r \x01(\r\x12G\n\x10provider_options\x18\x0e \x03(\x0b\x32-.botflow.v1.OpenAIAction.ProviderOptionsEntry\x1a\x36\n\x14ProviderOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x0e\n\x0c_temperatureB\r\n\x0b_max_tokens\"1\n\x0fResponseMapping\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x10\n\x08variable\x18\x02 \x01(\t\"\x82\x03\n\rWebhookAction\x12&\n\x06method\x18\x01 \x01(\x0e\x32\x16.botflow.v1.HttpMethod\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x33\n\x05query\x18\x03 \x03(\x0b\x32$.botflow.v1.WebhookAction.QueryEntry\x12\x37\n\x07headers\x18\x04 \x03(\x0b\x32&.botflow.v1.WebhookAction.HeadersEntry\x12\x0c\n\x04\x62ody\x18\x05 \x01(\t\x12\x12\n\ntimeout_ms\x18\x06 \x01(\r\x12\x36\n\x11response_mappings\x18\x07 \x03(\x0b\x32\x1b.botflow.v1.ResponseMapping\x12\x16\n\x0e\x65rror_variable\x18\x08 \x01(\t\x1a,\n\nQueryEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"i\n\x11SetVariableAction\x12\x10\n\x08variable\x18\x01 \x01(\t\x12\x33\n\toperation\x18\x02 \x01(\x0e\x32 .botflow.v1.SetVariableOperation\x12\r\n\x05value\x18\x03 \x01(\t\"\xa1\x01\n\x06\x41\x63tion\x12*\n\x06openai\x18\x01 \x01(\x0b\x32\x18.botflow.v1.OpenAIActionH\x00\x12,\n\x07webhook\x18\x02 \x01(\x0b\x32\x19.botflow.v1.WebhookActionH\x00\x12\x35\n\x0cset_variable\x18\x03 \x01(\x0b\x32\x1d.botflow.v1.SetVariableActionH\x00\x42\x06\n\x04kind\"T\n\nTokenUsage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\r\x12\x19\n\x11\x63ompletion_tokens\x18\x02 \x01(\r\x12\x14\n\x0ctotal_tokens\x18\x03 \x01(\r\"(\n\x07Warning\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xaf\x02\n\x0c\x41\x63tionResult\x12*\n\x07outcome\x18\x01 \x01(\x0e\x32\x19.botflow.v1.ActionOutcome\x12)\n\nerror_kind\x18\x02 \x01(\x0e\x32\x15.botflow.v1.ErrorKind\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12\x0e\n\x06\x61nswer\x18\x04 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x05 \x01(\r\x12*\n\x07\x65lapsed\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12%\n\x05usage\x18\x07 \x01(\x0b\x32\x16.botflow.v1.TokenUsage\x12\r\n\x05model\x18\x08 \x01(\t\x12\x13\n\x0bhttp_status\x18\t \x01(\r\x12 \n\x18history_messages_omitted\x18\n \x01(\r*\xb1\x01\n\x0bHistoryMode\x12\x1c\n\x18HISTORY_MODE_UNSPECIFIED\x10\x00\x12!\n\x1dHISTORY_MODE_ALL_CONVERSATION\x10\x01\x12$\n HISTORY_MODE_CURRENT_BOT_SESSION\x10\x02\x12\x1d\n\x19HISTORY_MODE_LAST_MESSAGE\x10\x03\x12\x1c\n\x18HISTORY_MODE_PROMPT_ONLY\x10\x04*\x98\x01\n\nHttpMethod\x12\x1b\n\x17HTTP_METHOD_UNSPECIFIED\x10\x00\x12\x13\n\x0fHTTP_METHOD_GET\x10\x01\x12\x14\n\x10HTTP_METHOD_POST\x10\x02\x12\x13\n\x0fHTTP_METHOD_PUT\x10\x03\x12\x15\n\x11HTTP_METHOD_PATCH\x10\x04\x12\x16\n\x12HTTP_METHOD_DELETE\x10\x05*\xd7\x03\n\x14SetVariableOperation\x12&\n\"SET_VARIABLE_OPERATION_UNSPECIFIED\x10\x00\x12\'\n#SET_VARIABLE_OPERATION_TEXT_REPLACE\x10\x01\x12&\n\"SET_VARIABLE_OPERATION_TEXT_APPEND\x10\x02\x12)\n%SET_VARIABLE_OPERATION_NUMBER_REPLACE\x10\x03\x12%\n!SET_VARIABLE_OPERATION_NUMBER_ADD\x10\x04\x12*\n&SET_VARIABLE_OPERATION_NUMBER_SUBTRACT\x10\x05\x12*\n&SET_VARIABLE_OPERATION_NUMBER_MULTIPLY\x10\x06\x12(\n$SET_VARIABLE_OPERATION_NUMBER_DIVIDE\x10\x07\x12#\n\x1fSET_VARIABLE_OPERATION_LIST_ADD\x10\x08\x12&\n\"SET_VARIABLE_OPERATION_LIST_REMOVE\x10\t\x12%\n!SET_VARIABLE_OPERATION_LIST_EMPTY\x10\n*h\n\rActionOutcome\x12\x1e\n\x1a\x41\x43TION_OUTCOME_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x41\x43TION_OUTCOME_SUCCEEDED\x10\x01\x12\x19\n\x15\x41\x43TION_OUTCOME_FAILED\x10\x02*\xde\x02\n\tErrorKind\x12\x1a\n\x16\x45RROR_KIND_UNSPECIFIED\x10\x00\x12 \n\x1c\x45RROR_KIND_MISSING_PARAMETER\x10\x01\x12\x16\n\x12\x45RROR_KIND_TIMEOUT\x10\x02\x12\x1b\n\x17\x45RROR_KIND_RATE_LIMITED\x10\x03\x12\x1d\n\x19\x45RROR_KIND_QUOTA_EXCEEDED\x10\x04\x12\x1b\n\x17\x45RROR_KIND_UNAUTHORIZED\x10\x05\x12\x1a\n\x16\x45RROR_KIND_BAD_REQUEST\x10\x06\x12\x1d\n\x19\x45RROR_KIND_PROVIDER_ERROR\x10\x07\x12\x16\n\x12\x45RROR_KIND_BLOCKED\x10\x08\x12\x18\n\x14\x45RROR_KIND_CANCELLED\x10\t\x12\x1b\n\x17\x45RROR_KIND_BAD_RESPONSE\x10\n\x12\x18\n\x14\x45RROR_KIND_KEY_ERROR\x10\x0b\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x62otflow/v1/actions.proto\x12\nbotflow.v1\x1a\x1egoogle/protobuf/duration.proto\"\xf6\x03\n\x0cOpenAIAction\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12(\n\x07history\x18\x03 \x01(\x0e\x32\x17.botflow.v1.HistoryMode\x12\x17\n\x0f\x61nswer_variable\x18\x04 \x01(\t\x12\x16\n\x0e\x65rror_variable\x18\x05 \x01(\t\x12\r\n\x05model\x18\x06 \x01(\t\x12\x18\n\x0btemperature\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12\x17\n\nmax_tokens\x18\x08 \x01(\rH\x01\x88\x01\x01\x12\x10\n\x08provider\x18\t \x01(\t\x12\x10\n\x08\x62\x61se_url\x18\n \x01(\t\x12\x12\n\ntimeout_ms\x18\x0b \x01(\r\x12\x14\n\x0cmax_attempts\x18\x0c \x01(\r\x12\x1c\n\x14max_history_messages\x18\r \x01(\r\x12G\n\x10provider_options\x18\x0e \x03(\x0b\x32-.botflow.v1.OpenAIAction.ProviderOptionsEntry\x12\x1e\n\x16\x66inish_reason_variable\x18\x0f \x01(\t\x1a\x36\n\x14ProviderOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x0e\n\x0c_temperatureB\r\n\x0b_max_tokens\"1\n\x0fResponseMapping\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x10\n\x08variable\x18\x02 \x01(\t\"\x82\x03\n\rWebhookAction\x12&\n\x06method\x18\x01 \x01(\x0e\x32\x16.botflow.v1.HttpMethod\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x33\n\x05query\x18\x03 \x03(\x0b\x32$.botflow.v1.WebhookAction.QueryEntry\x12\x37\n\x07headers\x18\x04 \x03(\x0b\x32&.botflow.v1.WebhookAction.HeadersEntry\x12\x0c\n\x04\x62ody\x18\x05 \x01(\t\x12\x12\n\ntimeout_ms\x18\x06 \x01(\r\x12\x36\n\x11response_mappings\x18\x07 \x03(\x0b\x32\x1b.botflow.v1.ResponseMapping\x12\x16\n\x0e\x65rror_variable\x18\x08 \x01(\t\x1a,\n\nQueryEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"i\n\x11SetVariableAction\x12\x10\n\x08variable\x18\x01 \x01(\t\x12\x33\n\toperation\x18\x02 \x01(\x0e\x32 .botflow.v1.SetVariableOperation\x12\r\n\x05value\x18\x03 \x01(\t\"\xa1\x01\n\x06\x41\x63tion\x12*\n\x06openai\x18\x01 \x01(\x0b\x32\x18.botflow.v1.OpenAIActionH\x00\x12,\n\x07webhook\x18\x02 \x01(\x0b\x32\x19.botflow.v1.WebhookActionH\x00\x12\x35\n\x0cset_variable\x18\x03 \x01(\x0b\x32\x1d.botflow.v1.SetVariableActionH\x00\x42\x06\n\x04kind\"T\n\nTokenUsage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\r\x12\x19\n\x11\x63ompletion_tokens\x18\x02 \x01(\r\x12\x14\n\x0ctotal_tokens\x18\x03 \x01(\r\"(\n\x07Warning\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xc6\x02\n\x0c\x41\x63tionResult\x12*\n\x07outcome\x18\x01 \x01(\x0e\x32\x19.botflow.v1.ActionOutcome\x12)\n\nerror_kind\x18\x02 \x01(\x0e\x32\x15.botflow.v1.ErrorKind\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12\x0e\n\x06\x61nswer\x18\x04 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x05 \x01(\r\x12*\n\x07\x65lapsed\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12%\n\x05usage\x18\x07 \x01(\x0b\x32\x16.botflow.v1.TokenUsage\x12\r\n\x05model\x18\x08 \x01(\t\x12\x13\n\x0bhttp_status\x18\t \x01(\r\x12 \n\x18history_messages_omitted\x18\n \x01(\r\x12\x15\n\rfinish_reason\x18\x0b \x01(\t*\xb1\x01\n\x0bHistoryMode\x12\x1c\n\x18HISTORY_MODE_UNSPECIFIED\x10\x00\x12!\n\x1dHISTORY_MODE_ALL_CONVERSATION\x10\x01\x12$\n HISTORY_MODE_CURRENT_BOT_SESSION\x10\x02\x12\x1d\n\x19HISTORY_MODE_LAST_MESSAGE\x10\x03\x12\x1c\n\x18HISTORY_MODE_PROMPT_ONLY\x10\x04*\x98\x01\n\nHttpMethod\x12\x1b\n\x17HTTP_METHOD_UNSPECIFIED\x10\x00\x12\x13\n\x0fHTTP_METHOD_GET\x10\x01\x12\x14\n\x10HTTP_METHOD_POST\x10\x02\x12\x13\n\x0fHTTP_METHOD_PUT\x10\x03\x12\x15\n\x11HTTP_METHOD_PATCH\x10\x04\x12\x16\n\x12HTTP_METHOD_DELETE\x10\x05*\xd7\x03\n\x14SetVariableOperation\x12&\n\"SET_VARIABLE_OPERATION_UNSPECIFIED\x10\x00\x12\'\n#SET_VARIABLE_OPERATION_TEXT_REPLACE\x10\x01\x12&\n\"SET_VARIABLE_OPERATION_TEXT_APPEND\x10\x02\x12)\n%SET_VARIABLE_OPERATION_NUMBER_REPLACE\x10\x03\x12%\n!SET_VARIABLE_OPERATION_NUMBER_ADD\x10\x04\x12*\n&SET_VARIABLE_OPERATION_NUMBER_SUBTRACT\x10\x05\x12*\n&SET_VARIABLE_OPERATION_NUMBER_MULTIPLY\x10\x06\x12(\n$SET_VARIABLE_OPERATION_NUMBER_DIVIDE\x10\x07\x12#\n\x1fSET_VARIABLE_OPERATION_LIST_ADD\x10\x08\x12&\n\"SET_VARIABLE_OPERATION_LIST_REMOVE\x10\t\x12%\n!SET_VARIABLE_OPERATION_LIST_EMPTY\x10\n*h\n\rActionOutcome\x12\x1e\n\x1a\x41\x43TION_OUTCOME_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x41\x43TION_OUTCOME_SUCCEEDED\x10\x01\x12\x19\n\x15\x41\x43TION_OUTCOME_FAILED\x10\x02*\xde\x02\n\tErrorKind\x12\x1a\n\x16\x45RROR_KIND_UNSPECIFIED\x10\x00\x12 \n\x1c\x45RROR_KIND_MISSING_PARAMETER\x10\x01\x12\x16\n\x12\x45RROR_KIND_TIMEOUT\x10\x02\x12\x1b\n\x17\x45RROR_KIND_RATE_LIMITED\x10\x03\x12\x1d\n\x19\x45RROR_KIND_QUOTA_EXCEEDED\x10\x04\x12\x1b\n\x17\x45RROR_KIND_UNAUTHORIZED\x10\x05\x12\x1a\n\x16\x45RROR_KIND_BAD_REQUEST\x10\x06\x12\x1d\n\x19\x45RROR_KIND_PROVIDER_ERROR\x10\x07\x12\x16\n\x12\x45RROR_KIND_BLOCKED\x10\x08\x12\x18\n\x14\x45RROR_KIND_CANCELLED\x10\t\x12\x1b\n\x17\x45RROR_KIND_BAD_RESPONSE\x10\n\x12\x18\n\x14\x45RROR_KIND_KEY_ERROR\x10\x0b\x42i\n\x0e\x64\x65v.botflow.v1B\x0c\x41\x63tionsProtoP\x01Z:github.com/botflow/botflow/clients/go/botflow/v1;botflowv1\xaa\x02\nBotflow.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'botflow.v1.actions_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'\n\016dev.botflow.v1B\014ActionsProtoP\001Z:github.com/botflow/botflow/clients/go/botflow/v1;botflowv1\252\002\nBotflow.V1'
   _globals['_OPENAIACTION_PROVIDEROPTIONSENTRY']._loaded_options = None
   _globals['_OPENAIACTION_PROVIDEROPTIONSENTRY']._serialized_options = b'8\001'
   _globals['_WEBHOOKACTION_QUERYENTRY']._loaded_options = None
   _globals['_WEBHOOKACTION_QUERYENTRY']._serialized_options = b'8\001'
   _globals['_WEBHOOKACTION_HEADERSENTRY']._loaded_options = None
   _globals['_WEBHOOKACTION_HEADERSENTRY']._serialized_options = b'8\001'
-  _globals['_HISTORYMODE']._serialized_start=1691
-  _globals['_HISTORYMODE']._serialized_end=1868
-  _globals['_HTTPMETHOD']._serialized_start=1871
-  _globals['_HTTPMETHOD']._serialized_end=2023
-  _globals['_SETVARIABLEOPERATION']._serialized_start=2026
-  _globals['_SETVARIABLEOPERATION']._serialized_end=2497
-  _globals['_ACTIONOUTCOME']._serialized_start=2499
-  _globals['_ACTIONOUTCOME']._serialized_end=2603
-  _globals['_ERRORKIND']._serialized_start=2606
-  _globals['_ERRORKIND']._serialized_end=2956
+  _globals['_HISTORYMODE']._serialized_start=1746
+  _globals['_HISTORYMODE']._serialized_end=1923
+  _globals['_HTTPMETHOD']._serialized_start=1926
+  _globals['_HTTPMETHOD']._serialized_end=2078
+  _globals['_SETVARIABLEOPERATION']._serialized_start=2081
+  _globals['_SETVARIABLEOPERATION']._serialized_end=2552
+  _globals['_ACTIONOUTCOME']._serialized_start=2554
+  _globals['_ACTIONOUTCOME']._serialized_end=2658
+  _globals['_ERRORKIND']._serialized_start=2661
+  _globals['_ERRORKIND']._serialized_end=3011
   _globals['_OPENAIACTION']._serialized_start=73
-  _globals['_OPENAIACTION']._serialized_end=543
-  _globals['_OPENAIACTION_PROVIDEROPTIONSENTRY']._serialized_start=458
-  _globals['_OPENAIACTION_PROVIDEROPTIONSENTRY']._serialized_end=512
-  _globals['_RESPONSEMAPPING']._serialized_start=545
-  _globals['_RESPONSEMAPPING']._serialized_end=594
-  _globals['_WEBHOOKACTION']._serialized_start=597
-  _globals['_WEBHOOKACTION']._serialized_end=983
-  _globals['_WEBHOOKACTION_QUERYENTRY']._serialized_start=891
-  _globals['_WEBHOOKACTION_QUERYENTRY']._serialized_end=935
-  _globals['_WEBHOOKACTION_HEADERSENTRY']._serialized_start=937
-  _globals['_WEBHOOKACTION_HEADERSENTRY']._serialized_end=983
-  _globals['_SETVARIABLEACTION']._serialized_start=985
-  _globals['_SETVARIABLEACTION']._serialized_end=1090
-  _globals['_ACTION']._serialized_start=1093
-  _globals['_ACTION']._serialized_end=1254
-  _globals['_TOKENUSAGE']._serialized_start=1256
-  _globals['_TOKENUSAGE']._serialized_end=1340
-  _globals['_WARNING']._serialized_start=1342
-  _globals['_WARNING']._serialized_end=1382
-  _globals['_ACTIONRESULT']._serialized_start=1385
-  _globals['_ACTIONRESULT']._serialized_end=1688
+  _globals['_OPENAIACTION']._serialized_end=575
+  _globals['_OPENAIACTION_PROVIDEROPTIONSENTRY']._serialized_start=490
+  _globals['_OPENAIACTION_PROVIDEROPTIONSENTRY']._serialized_end=544
+  _globals['_RESPONSEMAPPING']._serialized_start=577
+  _globals['_RESPONSEMAPPING']._serialized_end=626
+  _globals['_WEBHOOKACTION']._serialized_start=629
+  _globals['_WEBHOOKACTION']._serialized_end=1015
+  _globals['_WEBHOOKACTION_QUERYENTRY']._serialized_start=923
+  _globals['_WEBHOOKACTION_QUERYENTRY']._serialized_end=967
+  _globals['_WEBHOOKACTION_HEADERSENTRY']._serialized_start=969
+  _globals['_WEBHOOKACTION_HEADERSENTRY']._serialized_end=1015
+  _globals['_SETVARIABLEACTION']._serialized_start=1017
+  _globals['_SETVARIABLEACTION']._serialized_end=1122
+  _globals['_ACTION']._serialized_start=1125
+  _globals['_ACTION']._serialized_end=1286
+  _globals['_TOKENUSAGE']._serialized_start=1288
+  _globals['_TOKENUSAGE']._serialized_end=1372
+  _globals['_WARNING']._serialized_start=1374
+  _globals['_WARNING']._serialized_end=1414
+  _globals['_ACTIONRESULT']._serialized_start=1417
+  _globals['_ACTIONRESULT']._serialized_end=1743
 # @@protoc_insertion_point(module_scope)

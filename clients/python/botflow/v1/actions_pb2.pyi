@@ -220,7 +220,10 @@ class _ErrorKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorKind.V
     sent.
     """
     ERROR_KIND_CANCELLED: _ErrorKind.ValueType  # 9
-    """"Cancelled": the caller cancelled the call while the action ran."""
+    """"Cancelled": reserved. A call the caller cancels gets no result (its RPC
+    ends CANCELLED), so no ActionResult carries this kind; the server's logs
+    and metrics count such an action with the label "Cancelled".
+    """
     ERROR_KIND_BAD_RESPONSE: _ErrorKind.ValueType  # 10
     """"BadResponse": a webhook answered 2xx without a JSON body, or too large."""
     ERROR_KIND_KEY_ERROR: _ErrorKind.ValueType  # 11
@@ -260,7 +263,10 @@ ERROR_KIND_BLOCKED: ErrorKind.ValueType  # 8
 sent.
 """
 ERROR_KIND_CANCELLED: ErrorKind.ValueType  # 9
-""""Cancelled": the caller cancelled the call while the action ran."""
+""""Cancelled": reserved. A call the caller cancels gets no result (its RPC
+ends CANCELLED), so no ActionResult carries this kind; the server's logs
+and metrics count such an action with the label "Cancelled".
+"""
 ERROR_KIND_BAD_RESPONSE: ErrorKind.ValueType  # 10
 """"BadResponse": a webhook answered 2xx without a JSON body, or too large."""
 ERROR_KIND_KEY_ERROR: ErrorKind.ValueType  # 11
@@ -269,7 +275,7 @@ Global___ErrorKind: _TypeAlias = ErrorKind  # noqa: Y015
 
 @_typing.final
 class OpenAIAction(_message.Message):
-    """The OpenAI action (SPEC §4): generate text from a prompt plus earlier
+    """The OpenAI action: generate text from a prompt plus earlier
     messages of the conversation, store the answer in a variable, and never stop
     the flow when the provider fails. Field names are binding for every client.
 
@@ -320,6 +326,7 @@ class OpenAIAction(_message.Message):
     MAX_ATTEMPTS_FIELD_NUMBER: _builtins.int
     MAX_HISTORY_MESSAGES_FIELD_NUMBER: _builtins.int
     PROVIDER_OPTIONS_FIELD_NUMBER: _builtins.int
+    FINISH_REASON_VARIABLE_FIELD_NUMBER: _builtins.int
     token: _builtins.str
     """Template, mandatory. The provider's API key. Literally empty (after
     trimming) → INVALID_ARGUMENT; renders empty at run time → the action fails
@@ -338,18 +345,26 @@ class OpenAIAction(_message.Message):
     the empty text on success.
     """
     model: _builtins.str
-    """The model; empty = the server's default model."""
+    """The model; empty = the provider's default model (openai: gpt-4o-mini,
+    anthropic: claude-sonnet-5-5, fake: fake-1; see docs/providers.md).
+    """
     temperature: _builtins.float
     """Sampling temperature, 0 to 2. Unset = the provider's default."""
     max_tokens: _builtins.int
-    """Upper bound on generated tokens. Unset = the provider's default."""
+    """Upper bound on generated tokens. Unset = the provider's default. The openai
+    provider sends it as max_completion_tokens to OpenAI and Azure OpenAI, as
+    max_tokens to other endpoints (provider option `max_tokens_field`
+    overrides). An answer cut at this bound still succeeds, with
+    ActionResult.finish_reason "length".
+    """
     provider: _builtins.str
     """Which provider runs the action; empty = "openai". Unknown or disabled on
     this server → INVALID_ARGUMENT.
     """
     base_url: _builtins.str
-    """Optional OpenAI-compatible endpoint (Azure, vLLM, Ollama, …), e.g.
-    "https://example.com/v1". Empty = the provider's default endpoint. Must be
+    """Optional endpoint of the provider (for openai: OpenAI-compatible servers,
+    vLLM, Ollama, Azure OpenAI …), e.g. "https://example.com/v1". Empty = the
+    provider's default endpoint (BOTFLOW_PROVIDER_<NAME>_BASE_URL). Must be
     an absolute http(s) URL; subject to the server's egress policy.
     """
     timeout_ms: _builtins.int
@@ -368,12 +383,21 @@ class OpenAIAction(_message.Message):
     always applies; ActionResult.history_messages_omitted counts what a cap
     left out.
     """
+    finish_reason_variable: _builtins.str
+    """Where ActionResult.finish_reason is stored on success ("stop", "length",
+    "content_filter", ...), so a flow can branch on a truncated answer.
+    Optional; not touched on failure.
+    """
     @_builtins.property
     def provider_options(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
-        """Provider-specific options. The "fake" provider reads `reply` (template;
-        default echoes the last user message), `latency_ms`, and `fail` (a
-        comma-separated list of outcomes for successive attempts: timeout,
-        rate_limit, quota, unauthorized, bad_request, server_error, ok).
+        """Provider-specific options, checked by the provider before the action runs
+        (a refused one is a field violation at provider_options["<key>"]). The
+        "fake" provider reads `reply` (template; default echoes the last user
+        message), `latency_ms`, `finish_reason`, and `fail` (a comma-separated
+        list of outcomes for successive attempts: timeout, rate_limit, quota,
+        unauthorized, bad_request, server_error, ok). The "openai" provider reads
+        `max_tokens_field`, `deployment` and `api_version` (Azure OpenAI). See
+        docs/providers.md.
         """
 
     def __init__(
@@ -393,10 +417,11 @@ class OpenAIAction(_message.Message):
         max_attempts: _builtins.int = ...,
         max_history_messages: _builtins.int = ...,
         provider_options: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        finish_reason_variable: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_max_tokens", b"_max_tokens", "_temperature", b"_temperature", "max_tokens", b"max_tokens", "temperature", b"temperature"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_tokens", b"_max_tokens", "_temperature", b"_temperature", "answer_variable", b"answer_variable", "base_url", b"base_url", "error_variable", b"error_variable", "history", b"history", "max_attempts", b"max_attempts", "max_history_messages", b"max_history_messages", "max_tokens", b"max_tokens", "model", b"model", "prompt", b"prompt", "provider", b"provider", "provider_options", b"provider_options", "temperature", b"temperature", "timeout_ms", b"timeout_ms", "token", b"token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_tokens", b"_max_tokens", "_temperature", b"_temperature", "answer_variable", b"answer_variable", "base_url", b"base_url", "error_variable", b"error_variable", "finish_reason_variable", b"finish_reason_variable", "history", b"history", "max_attempts", b"max_attempts", "max_history_messages", b"max_history_messages", "max_tokens", b"max_tokens", "model", b"model", "prompt", b"prompt", "provider", b"provider", "provider_options", b"provider_options", "temperature", b"temperature", "timeout_ms", b"timeout_ms", "token", b"token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__max_tokens: _TypeAlias = _typing.Literal["max_tokens"]  # noqa: Y015
     _WhichOneofArgType__max_tokens: _TypeAlias = _typing.Literal["_max_tokens", b"_max_tokens"]  # noqa: Y015
@@ -439,7 +464,7 @@ Global___ResponseMapping: _TypeAlias = ResponseMapping  # noqa: Y015
 
 @_typing.final
 class WebhookAction(_message.Message):
-    """The webhook action (SPEC §5, §8): one HTTP request whose JSON response maps
+    """The webhook action: one HTTP request whose JSON response maps
     into variables. Success = 2xx with a JSON body; failures (MissingParameter,
     BadRequest, BadResponse, KeyError, Timeout, Blocked) go to `error_variable`
     as "Kind: detail", which is cleared on success; the flow continues.
@@ -546,7 +571,7 @@ Global___WebhookAction: _TypeAlias = WebhookAction  # noqa: Y015
 
 @_typing.final
 class SetVariableAction(_message.Message):
-    """The set variable action (SPEC §5). A bad number or a division by zero leaves
+    """The set variable action. A bad number or a division by zero leaves
     the value unchanged and emits a warning.
     """
 
@@ -616,7 +641,10 @@ Global___Action: _TypeAlias = Action  # noqa: Y015
 
 @_typing.final
 class TokenUsage(_message.Message):
-    """Tokens the LLM counted for one action (summed over attempts that answered)."""
+    """Tokens the provider counted for the attempt that answered. Only an attempt
+    that answered reports usage, so the attempts that failed before it add
+    nothing; a failed action has none (all zero).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -688,6 +716,7 @@ class ActionResult(_message.Message):
     MODEL_FIELD_NUMBER: _builtins.int
     HTTP_STATUS_FIELD_NUMBER: _builtins.int
     HISTORY_MESSAGES_OMITTED_FIELD_NUMBER: _builtins.int
+    FINISH_REASON_FIELD_NUMBER: _builtins.int
     outcome: Global___ActionOutcome.ValueType
     """Succeeded or failed."""
     error_kind: Global___ErrorKind.ValueType
@@ -712,6 +741,14 @@ class ActionResult(_message.Message):
     out because of a cap (the action's max_history_messages or the server's
     history limit), oldest first; 0 when the whole selection was sent.
     """
+    finish_reason: _builtins.str
+    """OpenAI action: why generation stopped, in one vocabulary for every
+    provider: "stop" (a natural end), "length" (cut at max_tokens or the
+    context window: the answer is truncated but the action succeeds),
+    "content_filter", another word the provider used, or "" when it said
+    nothing. Empty on failure. An empty answer is never a success: it fails
+    with BadResponse "the provider returned an empty answer".
+    """
     @_builtins.property
     def elapsed(self) -> _duration_pb2.Duration:
         """Wall time the action took, retries and backoff included."""
@@ -733,10 +770,11 @@ class ActionResult(_message.Message):
         model: _builtins.str = ...,
         http_status: _builtins.int = ...,
         history_messages_omitted: _builtins.int = ...,
+        finish_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["elapsed", b"elapsed", "usage", b"usage"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer", b"answer", "attempts", b"attempts", "elapsed", b"elapsed", "error", b"error", "error_kind", b"error_kind", "history_messages_omitted", b"history_messages_omitted", "http_status", b"http_status", "model", b"model", "outcome", b"outcome", "usage", b"usage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer", b"answer", "attempts", b"attempts", "elapsed", b"elapsed", "error", b"error", "error_kind", b"error_kind", "finish_reason", b"finish_reason", "history_messages_omitted", b"history_messages_omitted", "http_status", b"http_status", "model", b"model", "outcome", b"outcome", "usage", b"usage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

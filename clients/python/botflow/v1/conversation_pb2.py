@@ -24,13 +24,14 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x62otflow/v1/conversation.proto\x12\nbotflow.v1\"Y\n\x07Message\x12(\n\tdirection\x18\x01 \x01(\x0e\x32\x15.botflow.v1.Direction\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x16\n\x0e\x62ot_session_id\x18\x03 \x01(\t\"U\n\x0c\x43onversation\x12%\n\x08messages\x18\x01 \x03(\x0b\x32\x13.botflow.v1.Message\x12\x1e\n\x16\x63urrent_bot_session_id\x18\x02 \x01(\t*R\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x16\n\x12\x44IRECTION_RECEIVED\x10\x01\x12\x12\n\x0e\x44IRECTION_SENT\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x62otflow/v1/conversation.proto\x12\nbotflow.v1\"Y\n\x07Message\x12(\n\tdirection\x18\x01 \x01(\x0e\x32\x15.botflow.v1.Direction\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x16\n\x0e\x62ot_session_id\x18\x03 \x01(\t\"U\n\x0c\x43onversation\x12%\n\x08messages\x18\x01 \x03(\x0b\x32\x13.botflow.v1.Message\x12\x1e\n\x16\x63urrent_bot_session_id\x18\x02 \x01(\t*R\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x16\n\x12\x44IRECTION_RECEIVED\x10\x01\x12\x12\n\x0e\x44IRECTION_SENT\x10\x02\x42n\n\x0e\x64\x65v.botflow.v1B\x11\x43onversationProtoP\x01Z:github.com/botflow/botflow/clients/go/botflow/v1;botflowv1\xaa\x02\nBotflow.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'botflow.v1.conversation_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'\n\016dev.botflow.v1B\021ConversationProtoP\001Z:github.com/botflow/botflow/clients/go/botflow/v1;botflowv1\252\002\nBotflow.V1'
   _globals['_DIRECTION']._serialized_start=223
   _globals['_DIRECTION']._serialized_end=305
   _globals['_MESSAGE']._serialized_start=45

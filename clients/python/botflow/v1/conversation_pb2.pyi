@@ -79,7 +79,7 @@ Global___Message: _TypeAlias = Message  # noqa: Y015
 
 @_typing.final
 class Conversation(_message.Message):
-    """The conversation so far, oldest message first (SPEC §3).
+    """The conversation so far, oldest message first.
 
     A bot session starts each time the bot (re)starts in the conversation:
     - A RunFlow without `resume` is the bot starting. It continues the session

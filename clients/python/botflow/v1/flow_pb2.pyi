@@ -194,7 +194,7 @@ class Block(_message.Message):
 
     @_builtins.property
     def openai(self) -> _actions_pb2.OpenAIAction:
-        """Asks an LLM (SPEC §4)."""
+        """Asks an LLM (see OpenAIAction)."""
 
     @_builtins.property
     def webhook(self) -> _actions_pb2.WebhookAction:

@@ -24,13 +24,14 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x62otflow/v1/variables.proto\x12\nbotflow.v1\"W\n\x05Value\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12\x10\n\x06number\x18\x02 \x01(\x01H\x00\x12$\n\x04list\x18\x03 \x01(\x0b\x32\x14.botflow.v1.TextListH\x00\x42\x06\n\x04kind\"\x19\n\x08TextList\x12\r\n\x05items\x18\x01 \x03(\t\"\\\n\x12VariableDefinition\x12\x0c\n\x04name\x18\x01 \x01(\t\x12(\n\rdefault_value\x18\x02 \x01(\x0b\x32\x11.botflow.v1.Value\x12\x0e\n\x06secret\x18\x03 \x01(\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x62otflow/v1/variables.proto\x12\nbotflow.v1\"W\n\x05Value\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12\x10\n\x06number\x18\x02 \x01(\x01H\x00\x12$\n\x04list\x18\x03 \x01(\x0b\x32\x14.botflow.v1.TextListH\x00\x42\x06\n\x04kind\"\x19\n\x08TextList\x12\r\n\x05items\x18\x01 \x03(\t\"\\\n\x12VariableDefinition\x12\x0c\n\x04name\x18\x01 \x01(\t\x12(\n\rdefault_value\x18\x02 \x01(\x0b\x32\x11.botflow.v1.Value\x12\x0e\n\x06secret\x18\x03 \x01(\x08\x42k\n\x0e\x64\x65v.botflow.v1B\x0eVariablesProtoP\x01Z:github.com/botflow/botflow/clients/go/botflow/v1;botflowv1\xaa\x02\nBotflow.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'botflow.v1.variables_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'\n\016dev.botflow.v1B\016VariablesProtoP\001Z:github.com/botflow/botflow/clients/go/botflow/v1;botflowv1\252\002\nBotflow.V1'
   _globals['_VALUE']._serialized_start=42
   _globals['_VALUE']._serialized_end=129
   _globals['_TEXTLIST']._serialized_start=131

@@ -22,7 +22,7 @@ DESCRIPTOR: _descriptor.FileDescriptor
 class Value(_message.Message):
     """Variables are how a flow remembers things between blocks and between calls.
 
-    Rules (SPEC §2):
+    Rules:
     - A variable has a name and a typed value: text, number (a double) or list
       (of texts). Names are case-sensitive and may contain spaces
       ("last webhook failure"); surrounding whitespace is trimmed, and two names

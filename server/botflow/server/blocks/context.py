@@ -11,6 +11,7 @@ from botflow.providers.egress import EgressPolicy
 from botflow.providers.registry import ProviderRegistry
 from botflow.server.config import ServerConfig
 from botflow.server.metrics import Metrics
+from botflow.server.results import kind_label
 from botflow.v1.actions_pb2 import ActionResult
 
 log = logging.getLogger("botflow.actions")
@@ -37,7 +38,7 @@ class ActionContext:
                 "action": action,
                 "provider": provider,
                 "outcome": "failed" if result.error else "succeeded",
-                "error_kind": result.error.split(":", 1)[0] if result.error else "",
+                "error_kind": kind_label(result.error_kind),
                 "attempts": result.attempts,
                 "http_status": result.http_status,
                 "elapsed_ms": round(result.elapsed.ToNanoseconds() / 1e6),

@@ -1,14 +1,21 @@
-"""The OpenAI action (SPEC §4): render, select history, call the provider
+"""The OpenAI action: render, select history, call the provider
 through the shared retry layer, store the answer or the failure text.
 
 Whatever a provider returns, the ActionResult built here must serialize: an
 answer or model holding lone surrogates gets U+FFFD in their place, a model
 name longer than `MAX_MODEL_CHARS` is replaced by the requested one, and a
 token count that a uint32 cannot hold counts as not reported (0).
+
+The server names no provider here: the registry supplies the provider, its
+default model and its default endpoint (a provider setting). Rules that hold
+for every provider live here: an empty answer fails with BadResponse; a
+truncated one succeeds with `finish_reason` "length" (in the result, and in
+`finish_reason_variable` when the action names one).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -16,10 +23,12 @@ from collections.abc import Callable
 
 from botflow.providers.base import Completion, CompletionRequest, Usage
 from botflow.providers.errors import (
+    ActionCancelledError,
     BadRequestError,
     BadResponseError,
     MissingParameterError,
     ProviderError,
+    kind_of,
 )
 from botflow.providers.retry import CallOutcome, RetryPolicy, complete_with_retries
 from botflow.server import defaults
@@ -28,10 +37,10 @@ from botflow.server.blocks.context import ActionContext
 from botflow.server.config import ServerConfig
 from botflow.server.events import action_finished, variables_changed
 from botflow.server.history import History, build_messages, select_history
-from botflow.server.results import ActionRun, VariableWriter, duration
+from botflow.server.results import KINDS, ActionRun, VariableWriter, duration
 from botflow.server.templating import render_template
 from botflow.server.variables import Variables, text_value
-from botflow.v1.actions_pb2 import ActionResult, OpenAIAction, TokenUsage
+from botflow.v1.actions_pb2 import ActionOutcome, ActionResult, OpenAIAction, TokenUsage
 from botflow.v1.conversation_pb2 import Conversation
 from botflow.v1.flow_pb2 import Block
 
@@ -41,7 +50,7 @@ MAX_MODEL_CHARS = 256
 _UINT32_LIMIT = 2**32
 # Lone surrogates: text protobuf cannot encode as UTF-8.
 _SURROGATE = re.compile("[\ud800-\udfff]")
-# An option name shown in an error text only when it is a plain identifier.
+# An option name, or a finish reason, kept only when it is a plain identifier.
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 
@@ -62,12 +71,6 @@ def provider_name(action: OpenAIAction) -> str:
     return action.provider or defaults.DEFAULT_PROVIDER
 
 
-def _base_url(action: OpenAIAction, config: ServerConfig) -> str | None:
-    if action.base_url:
-        return action.base_url
-    return config.openai_base_url if provider_name(action) == "openai" else None
-
-
 def _public_lookup(variables: Variables) -> Callable[[str], str]:
     return lambda name: "" if variables.is_secret(name) else variables.render(name)
 
@@ -78,9 +81,23 @@ async def run_openai_action(
     conversation: Conversation,
     ctx: ActionContext,
 ) -> ActionRun:
-    run = await _run(action, variables, conversation, ctx)
+    try:
+        run = await _run(action, variables, conversation, ctx)
+    except asyncio.CancelledError:
+        # The caller gets no result, but logs and metrics still count it.
+        ctx.report("openai", provider_name(action), _cancelled_result())
+        raise
     ctx.report("openai", provider_name(action), run.result)
     return run
+
+
+def _cancelled_result() -> ActionResult:
+    cancelled = ActionCancelledError("the caller cancelled the call")
+    return ActionResult(
+        outcome=ActionOutcome.ACTION_OUTCOME_FAILED,
+        error_kind=KINDS[kind_of(cancelled)],
+        error=cancelled.text(),
+    )
 
 
 async def _run(
@@ -101,7 +118,8 @@ async def _run(
     if provider is None:  # validation refuses this; kept for callers that skip it
         raise LookupError(f"provider {provider_name(action)!r} is not enabled")
     history = select_history(conversation, action.history, history_limit(action, ctx.config))
-    request = _request(action, history, ctx, token, prompt, options)
+    model = action.model or ctx.registry.default_model(provider_name(action))
+    request = _request(action, history, model, token, prompt, options)
     outcome = await complete_with_retries(
         provider, request, retry_policy(action, ctx.config), deadline=ctx.deadline
     )
@@ -129,6 +147,8 @@ def _finish(
         return _fail(writer, error_variable, unusable, outcome.attempts, started)
     if action.answer_variable.strip():
         writer.set(action.answer_variable, text_value(completion.text))
+    if action.finish_reason_variable.strip():
+        writer.set(action.finish_reason_variable, text_value(completion.finish_reason))
     result = _result(completion, model, outcome.attempts, started)
     return writer.succeed(error_variable, result)
 
@@ -136,16 +156,16 @@ def _finish(
 def _request(
     action: OpenAIAction,
     history: History,
-    ctx: ActionContext,
+    model: str,
     token: str,
     prompt: str,
     options: dict[str, str],
 ) -> CompletionRequest:
     return CompletionRequest(
-        model=action.model or ctx.config.default_model,
+        model=model,
         messages=build_messages(prompt, history.messages),
         token=token,
-        base_url=_base_url(action, ctx.config),
+        base_url=action.base_url or None,
         temperature=action.temperature if action.HasField("temperature") else None,
         max_tokens=action.max_tokens if action.HasField("max_tokens") else None,
         options=options,
@@ -164,6 +184,7 @@ def _result(completion: Completion, model: str, attempts: int, started: float) -
             total_tokens=usage.total_tokens,
         ),
         model=completion.model or model,
+        finish_reason=completion.finish_reason,
     )
 
 
@@ -210,12 +231,24 @@ def _storable(completion: Completion, max_bytes: int) -> Completion:
     if len(text.encode()) > max_bytes:
         # Stored, it would make the caller's next request invalid.
         raise BadResponseError(f"the answer is longer than the server limit of {max_bytes} bytes")
+    finish = _finish_reason(completion.finish_reason)
+    if not text.strip():
+        # Nothing a flow can use; a reasoning model that spent max_tokens on
+        # thinking ends this way, hence the reason in the text.
+        why = f" (finish reason {finish})" if finish else ""
+        raise BadResponseError(f"the provider returned an empty answer{why}")
     model = completion.model if isinstance(completion.model, str) else ""
     return Completion(
         text=text,
         usage=Usage(*(_uint32(n) for n in _counts(completion.usage))),
         model=_valid_text(model) if len(model) <= MAX_MODEL_CHARS else "",
+        finish_reason=finish,
     )
+
+
+def _finish_reason(reason: object) -> str:
+    """A plug-in's or a server's word, kept only when it is a plain identifier."""
+    return reason if isinstance(reason, str) and _PLAIN_NAME.fullmatch(reason) else ""
 
 
 def _counts(usage: Usage) -> tuple[object, object, object]:

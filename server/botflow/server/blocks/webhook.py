@@ -1,4 +1,4 @@
-"""The webhook block and action (SPEC §5, §8): one HTTP request, built from
+"""The webhook block and action: one HTTP request, built from
 templates, whose JSON answer maps into variables.
 
 Success is a 2xx answer with a JSON body; then the mapped variables are set and
@@ -69,7 +69,7 @@ def _no_cookies() -> http.cookiejar.CookieJar:
     return http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
 
 
-# Header names whose values are secrets (SPEC §8): never logged, and never sent
+# Header names whose values are secrets: never logged, and never sent
 # on to another origin when a webhook redirects.
 SECRET_HEADER = re.compile(
     r"authorization|cookie|api[-_]?key|token|secret|passw|session|signature", re.I

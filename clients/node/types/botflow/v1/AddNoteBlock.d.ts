@@ -1,0 +1,6 @@
+export interface AddNoteBlock {
+    'text'?: (string);
+}
+export interface AddNoteBlock__Output {
+    'text'?: (string);
+}

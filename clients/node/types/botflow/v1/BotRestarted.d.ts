@@ -1,0 +1,6 @@
+export interface BotRestarted {
+    'botSessionId'?: (string);
+}
+export interface BotRestarted__Output {
+    'botSessionId'?: (string);
+}

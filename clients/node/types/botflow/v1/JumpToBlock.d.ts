@@ -1,0 +1,6 @@
+export interface JumpToBlock {
+    'blockId'?: (string);
+}
+export interface JumpToBlock__Output {
+    'blockId'?: (string);
+}

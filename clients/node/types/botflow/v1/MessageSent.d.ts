@@ -1,0 +1,6 @@
+export interface MessageSent {
+    'text'?: (string);
+}
+export interface MessageSent__Output {
+    'text'?: (string);
+}

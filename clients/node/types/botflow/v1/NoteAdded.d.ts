@@ -1,0 +1,6 @@
+export interface NoteAdded {
+    'text'?: (string);
+}
+export interface NoteAdded__Output {
+    'text'?: (string);
+}

@@ -1,0 +1,4 @@
+export interface RestartBotBlock {
+}
+export interface RestartBotBlock__Output {
+}

@@ -1,0 +1,6 @@
+export interface SendMessageBlock {
+    'text'?: (string);
+}
+export interface SendMessageBlock__Output {
+    'text'?: (string);
+}

@@ -1,0 +1,6 @@
+export interface TextList {
+    'items'?: (string)[];
+}
+export interface TextList__Output {
+    'items'?: (string)[];
+}

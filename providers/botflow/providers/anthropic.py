@@ -1,0 +1,241 @@
+"""The `anthropic` provider: one Messages API attempt through the official SDK.
+
+- The SDK's own retries are off (`max_retries=0`): `botflow.providers.retry`
+  is the one retry loop. 429 and 529 (overloaded) are retried there, honouring
+  `retry-after`.
+- One pool for every call: the context's egress-enforcing client behind one
+  base `AsyncAnthropic`; each call derives a client with the request's key
+  (`with_options` reuses the same pool).
+- The server's environment does not steer calls: the key always comes from the
+  request and goes in `x-api-key` (never `ANTHROPIC_API_KEY`, a profile, or an
+  `Authorization` line of `ANTHROPIC_CUSTOM_HEADERS`), the base URL from the
+  request or the `base_url` setting (never `ANTHROPIC_BASE_URL`).
+- Messages: the `system` message goes in the request's `system` field;
+  consecutive messages of the same role are merged (the API wants user and
+  assistant to alternate); `max_tokens`, which the API requires, defaults to
+  `ANTHROPIC_MAX_TOKENS` (setting `max_tokens` overrides it).
+- Answers are capped like every provider's (`ProviderContext.transport`) and
+  parsed here, not by the SDK; error details are botflow's, never the API's
+  message (a 401 message may quote the key).
+
+Settings (`BOTFLOW_PROVIDER_ANTHROPIC_<KEY>`): `BASE_URL`, `MODEL`, `MAX_TOKENS`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+
+import anthropic
+import httpx2
+from anthropic.types import MessageParam
+
+from botflow.providers import defaults
+from botflow.providers.base import (
+    FINISH_CONTENT_FILTER,
+    FINISH_LENGTH,
+    FINISH_STOP,
+    ChatMessage,
+    Completion,
+    CompletionRequest,
+    OptionProblem,
+    Usage,
+)
+from botflow.providers.capped import ResponseTooLargeError
+from botflow.providers.context import ProviderContext
+from botflow.providers.egress import blocked_cause
+from botflow.providers.errors import (
+    BadRequestError,
+    BadResponseError,
+    BlockedError,
+    MalformedResponseError,
+    MissingParameterError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderTimeoutError,
+    error_for_status,
+)
+from botflow.providers.http_checks import (
+    cause,
+    check_base_url,
+    count,
+    field_of,
+    header_safe,
+    parse_document,
+)
+from botflow.providers.retry_after import parse_retry_after
+
+# Keeps the SDK from reading ANTHROPIC_API_KEY or a profile into the base client,
+# which never sends a request itself.
+_BASE_CLIENT_KEY = "botflow-unused-placeholder"
+_ERROR_TYPE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+_FINISH = {
+    "end_turn": FINISH_STOP,
+    "stop_sequence": FINISH_STOP,
+    "max_tokens": FINISH_LENGTH,
+    "model_context_window_exceeded": FINISH_LENGTH,
+    "refusal": FINISH_CONTENT_FILTER,
+}
+
+log = logging.getLogger(__name__)
+
+
+class AnthropicProvider:
+    """Anthropic's Messages API (and servers that speak it)."""
+
+    name = "anthropic"
+    declared_model = defaults.ANTHROPIC_DEFAULT_MODEL
+
+    def __init__(self, context: ProviderContext) -> None:
+        self.default_model = context.default_model or self.declared_model
+        self.default_base_url = context.setting("base_url", defaults.ANTHROPIC_BASE_URL)
+        self.max_tokens = _positive(context.setting("max_tokens"), defaults.ANTHROPIC_MAX_TOKENS)
+        self._context = context
+        self._http: httpx2.AsyncClient | None = None
+        self._base: anthropic.AsyncAnthropic | None = None
+
+    def _base_client(self) -> anthropic.AsyncAnthropic:
+        if self._base is None:
+            self._http = self._context.http_client(anthropic.DefaultAsyncHttpxClient)
+            self._base = anthropic.AsyncAnthropic(
+                api_key=_BASE_CLIENT_KEY,
+                base_url=self.default_base_url,
+                max_retries=0,
+                http_client=self._http,
+            )
+        return self._base
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        if not request.token:
+            raise MissingParameterError("the token is empty")
+        if not header_safe(request.token):
+            raise BadRequestError("the token contains characters an HTTP header cannot carry")
+        base_url = request.base_url or self.default_base_url
+        check_base_url(base_url)
+        system, messages = split_messages(request.messages)
+        client = self._base_client().with_options(
+            api_key=request.token, base_url=base_url, timeout=request.timeout, max_retries=0
+        )
+        error: ProviderError
+        try:
+            raw = await client.messages.with_raw_response.create(
+                model=request.model,
+                max_tokens=request.max_tokens or self.max_tokens,
+                messages=messages,
+                system=system if system else anthropic.omit,
+                # Not a keyword of this SDK's create(); the API still takes it.
+                extra_body=_sampling(request),
+                extra_headers={"x-api-key": request.token, "Authorization": anthropic.omit},
+            )
+            body = await raw.read()
+        except Exception as exc:  # CancelledError is a BaseException and passes
+            error = _map_error(exc, request)
+        else:
+            return _completion(parse_document(body))
+        log.debug(
+            "anthropic attempt failed",
+            extra={"kind": error.kind, "status": error.status, "attempt": request.attempt},
+        )
+        raise error
+
+    def check_options(self, options: Mapping[str, str]) -> list[OptionProblem]:
+        return check_options(options)
+
+    async def aclose(self) -> None:
+        http, self._http, self._base = self._http, None, None
+        if http is not None:
+            await http.aclose()
+
+
+def split_messages(messages: tuple[ChatMessage, ...]) -> tuple[str, list[MessageParam]]:
+    """The system text apart, and the rest with same-role neighbours merged."""
+    system = "\n\n".join(m.content for m in messages if m.role == "system")
+    merged: list[tuple[str, list[str]]] = []
+    for message in messages:
+        if message.role == "system":
+            continue
+        if merged and merged[-1][0] == message.role:
+            merged[-1][1].append(message.content)
+        else:
+            merged.append((message.role, [message.content]))
+    return system, [_param(role, "\n\n".join(texts)) for role, texts in merged]
+
+
+def _param(role: str, text: str) -> MessageParam:
+    if role == "assistant":
+        return {"role": "assistant", "content": text}
+    return {"role": "user", "content": text}
+
+
+def _sampling(request: CompletionRequest) -> dict[str, object] | None:
+    return None if request.temperature is None else {"temperature": request.temperature}
+
+
+def _positive(value: str, default: int) -> int:
+    return int(value) if value.isdigit() and int(value) > 0 else default
+
+
+def _map_error(exc: Exception, request: CompletionRequest) -> ProviderError:
+    """The typed error for an SDK failure; a timeout is a connection error, so first."""
+    blocked = blocked_cause(exc)
+    if blocked is not None:
+        return BlockedError(str(blocked))
+    too_large = cause(exc, ResponseTooLargeError)
+    if too_large is not None:
+        return BadResponseError(f"the provider's answer is larger than {too_large.cap} bytes")
+    if cause(exc, httpx2.DecodingError) is not None:
+        return MalformedResponseError("the provider's answer could not be decompressed")
+    if isinstance(exc, anthropic.APITimeoutError):
+        return ProviderTimeoutError(f"no answer within {round(request.timeout * 1000)} ms")
+    if isinstance(exc, anthropic.APIConnectionError):
+        return ProviderConnectionError(
+            "the connection to the provider failed or dropped before a complete answer"
+        )
+    if isinstance(exc, anthropic.APIStatusError):
+        return _status_error(exc, request.token)
+    if isinstance(exc, anthropic.APIResponseValidationError):
+        return MalformedResponseError("the provider's answer is not valid JSON")
+    return ProviderError(f"the provider call failed ({type(exc).__name__})")
+
+
+def _status_error(exc: anthropic.APIStatusError, token: str) -> ProviderError:
+    error = error_for_status(exc.status_code, retry_after=parse_retry_after(exc.response.headers))
+    kind = field_of(field_of(exc.body, "error"), "type")
+    if not isinstance(kind, str) or not _ERROR_TYPE.fullmatch(kind) or (token and token in kind):
+        return error
+    detail = f"{error.detail}, provider code {kind}"
+    return type(error)(detail, status=error.status, retry_after=error.retry_after)
+
+
+def _completion(document: object) -> Completion:
+    """The answer of a Messages API response: its text blocks, joined."""
+    if not isinstance(document, dict):
+        raise MalformedResponseError("the provider's answer is not a message")
+    blocks = document.get("content")
+    if not isinstance(blocks, list):
+        raise MalformedResponseError("the provider's answer has no content")
+    texts = [field_of(b, "text") for b in blocks if field_of(b, "type") == "text"]
+    stop = document.get("stop_reason")
+    if not all(isinstance(t, str) for t in texts):
+        raise MalformedResponseError("the provider's answer has no text")
+    if not texts and stop == "refusal":
+        raise ProviderError("the model refused to answer")
+    model = document.get("model")
+    return Completion(
+        text="".join(t for t in texts if isinstance(t, str)),
+        usage=_usage(document.get("usage")),
+        model=model if isinstance(model, str) else "",
+        finish_reason=_FINISH.get(stop, stop) if isinstance(stop, str) else "",
+    )
+
+
+def _usage(usage: object) -> Usage:
+    prompt = count(field_of(usage, "input_tokens"))
+    completion = count(field_of(usage, "output_tokens"))
+    return Usage(prompt, completion, prompt + completion)
+
+
+def check_options(options: Mapping[str, str]) -> list[OptionProblem]:
+    """The anthropic provider reads no options; any given is a mistake."""
+    return [(key, "the anthropic provider takes no options") for key in options]
