@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import time
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -141,14 +140,12 @@ async def test_deadline_shorter_than_the_retries_returns_in_time(
     deadline = 1.5
     async with OpenAIStub(default=Stall(30)) as stub_server:
         request = _request(stub_server, timeout_ms=5000, max_attempts=5)
-        started = time.monotonic()
         response = await stub.ExecuteAction(request, timeout=deadline)
-        elapsed = time.monotonic() - started
-    # Not DEADLINE_EXCEEDED: the action gave up in time and reported it as data.
+    # Not DEADLINE_EXCEEDED (the call would raise): the action gave up in time
+    # and reported it as data.
     assert response.result.outcome == ActionOutcome.ACTION_OUTCOME_FAILED
     assert response.result.error_kind == ErrorKind.ERROR_KIND_TIMEOUT
     assert response.variables["last webhook failure"].text.startswith("Timeout: ")
-    assert elapsed < deadline
 
 
 LEAKY_FAILURES = [
