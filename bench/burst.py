@@ -170,11 +170,21 @@ def _start(
     return process, line.rsplit(" ", 1)[1].strip()
 
 
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
 def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Peak RSS of the server: the process plus its workers (`--workers`)."""
+    total = 0.0
+    for process in (pid, *_children(pid)):
+        for line in Path(f"/proc/{process}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1]) / 1024
+    return total
 
 
 def _client(target: str, kind: str, calls: int, latency_ms: int, channels: int) -> Outcome:
@@ -252,11 +262,17 @@ def measure(calls: int, latency_ms: int, channels: int) -> None:
     options = pending_queue_options(defaults.DEFAULT_MAX_CONCURRENT_CALLS)
     sleep_server = [sys.executable, "-c", SLEEP_SERVER, str(latency_ms / 1000), json.dumps(options)]
     reports = [
-        _run_against("burst", _botflow(), "botflow", calls, latency_ms, channels),
+        _run_against("burst", _botflow("--workers", "1"), "botflow", calls, latency_ms, channels),
+        # SO_REUSEPORT spreads connections, not calls: several channels let
+        # both workers take part.
+        _run_against(
+            "burst-2w", _botflow("--workers", "2"), "botflow", calls, latency_ms, max(channels, 8)
+        ),
         _run_against("baseline", sleep_server, "sleep", calls, latency_ms, channels),
         _run_against(
             "limit",
-            _botflow("--max-concurrent-calls", str(LIMIT)),
+            # The limit is per process: one worker shows it exactly.
+            _botflow("--workers", "1", "--max-concurrent-calls", str(LIMIT)),
             "botflow",
             LIMIT_CALLS,
             LIMIT_LATENCY_MS,
@@ -265,8 +281,10 @@ def measure(calls: int, latency_ms: int, channels: int) -> None:
     ]
     for report in reports:
         _print(report)
-    ratio = reports[0].wall_seconds / reports[1].wall_seconds
-    print(f"botflow burst wall / bare grpc.aio wall: {ratio:.2f}")
+    baseline = reports[2].wall_seconds
+    ratio = reports[0].wall_seconds / baseline
+    print(f"botflow burst wall / bare grpc.aio wall: {ratio:.2f} (1 worker)")
+    print(f"botflow burst wall / bare grpc.aio wall: {reports[1].wall_seconds / baseline:.2f} (2)")
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"burst-{time.strftime('%Y%m%dT%H%M%S')}.json"
     document = {"reports": [asdict(r) for r in reports], "wall_ratio_to_baseline": ratio}
