@@ -32,11 +32,11 @@ from botflow.providers.egress import (
     EgressPolicy,
     EgressTransport,
     address_class,
-    blocked_cause,
     default_ssl_context,
     parse_allow_entries,
     system_resolver,
 )
+from botflow.providers.http_checks import cause
 from tests.conftest import LoopbackOnlyBackend
 
 # --- address_class -----------------------------------------------------------
@@ -687,26 +687,26 @@ async def test_redirect_to_a_refused_origin_is_blocked() -> None:
     assert endpoint.hits == ["/redirect"]
 
 
-# --- blocked_cause -----------------------------------------------------------
+# --- cause: the blocked error behind an SDK's error -----------------------------
 
 
 def test_blocked_cause_of_the_error_itself() -> None:
     blocked = EgressBlockedError("x is a private address")
-    assert blocked_cause(blocked) is blocked
+    assert cause(blocked, EgressBlockedError) is blocked
 
 
 def test_blocked_cause_through_cause() -> None:
     blocked = EgressBlockedError("b")
     outer = RuntimeError("connection failed")
     outer.__cause__ = blocked
-    assert blocked_cause(outer) is blocked
+    assert cause(outer, EgressBlockedError) is blocked
 
 
 def test_blocked_cause_through_context() -> None:
     blocked = EgressBlockedError("b")
     outer = ConnectionError("wrapped")
     outer.__context__ = blocked
-    assert blocked_cause(outer) is blocked
+    assert cause(outer, EgressBlockedError) is blocked
 
 
 def test_blocked_cause_through_a_mixed_chain() -> None:
@@ -715,7 +715,7 @@ def test_blocked_cause_through_a_mixed_chain() -> None:
     top.__cause__ = middle
     middle.__context__ = bottom
     bottom.__cause__ = blocked
-    assert blocked_cause(top) is blocked
+    assert cause(top, EgressBlockedError) is blocked
 
 
 def test_blocked_cause_of_raised_chains() -> None:
@@ -730,18 +730,18 @@ def test_blocked_cause_of_raised_chains() -> None:
     for suppress in (False, True):
         with pytest.raises(ConnectionError) as caught:
             raise_chain(suppress)
-        found = blocked_cause(caught.value)
+        found = cause(caught.value, EgressBlockedError)
         assert isinstance(found, EgressBlockedError)
         assert str(found) == "inner"
 
 
 def test_blocked_cause_is_none_without_one() -> None:
     plain = ValueError("plain")
-    assert blocked_cause(plain) is None
+    assert cause(plain, EgressBlockedError) is None
     chained = RuntimeError("outer")
     chained.__cause__ = OSError("inner")
     chained.__cause__.__context__ = KeyError("deeper")
-    assert blocked_cause(chained) is None
+    assert cause(chained, EgressBlockedError) is None
 
 
 def test_blocked_cause_stops_on_a_cycle() -> None:
@@ -750,7 +750,9 @@ def test_blocked_cause_stops_on_a_cycle() -> None:
     second.__context__ = first
     # In a thread, so that a walk that never ends fails instead of hanging.
     results: list[EgressBlockedError | None] = []
-    worker = threading.Thread(target=lambda: results.append(blocked_cause(first)), daemon=True)
+    worker = threading.Thread(
+        target=lambda: results.append(cause(first, EgressBlockedError)), daemon=True
+    )
     worker.start()
     worker.join(timeout=5)
     assert not worker.is_alive(), "blocked_cause walked the cycle forever"

@@ -9,8 +9,9 @@ import pytest
 from botflow.providers.anthropic import AnthropicProvider
 from botflow.providers.capped import CappedTransport
 from botflow.providers.context import ProviderContext, settings_from_env, settings_prefix
-from botflow.providers.egress import EgressBlockedError, EgressPolicy, blocked_cause
+from botflow.providers.egress import EgressBlockedError, EgressPolicy
 from botflow.providers.fake import FakeProvider
+from botflow.providers.http_checks import cause
 from botflow.providers.openai import OpenAIProvider
 from botflow.providers.registry import ProviderRegistry, UnknownProviderError
 from botflow.server import defaults as server_defaults
@@ -64,7 +65,7 @@ async def test_the_context_transport_enforces_the_policy_and_the_cap() -> None:
         assert not client.follow_redirects
         with pytest.raises((httpx2.HTTPError, EgressBlockedError)) as raised:
             await client.get("http://127.0.0.1:9/")
-    assert isinstance(blocked_cause(raised.value), EgressBlockedError)
+    assert isinstance(cause(raised.value, EgressBlockedError), EgressBlockedError)
 
 
 async def test_aclose_closes_every_context_even_for_a_provider_that_forgets() -> None:

@@ -42,13 +42,9 @@ from botflow.providers.base import (
     OptionProblem,
     Usage,
 )
-from botflow.providers.capped import ResponseTooLargeError
 from botflow.providers.context import ProviderContext
-from botflow.providers.egress import blocked_cause
 from botflow.providers.errors import (
     BadRequestError,
-    BadResponseError,
-    BlockedError,
     MalformedResponseError,
     MissingParameterError,
     ProviderConnectionError,
@@ -57,12 +53,12 @@ from botflow.providers.errors import (
     error_for_status,
 )
 from botflow.providers.http_checks import (
-    cause,
     check_base_url,
     count,
     field_of,
     header_safe,
     parse_document,
+    transport_error,
 )
 from botflow.providers.retry_after import parse_retry_after
 
@@ -178,14 +174,9 @@ def _positive(value: str, default: int) -> int:
 
 def _map_error(exc: Exception, request: CompletionRequest) -> ProviderError:
     """The typed error for an SDK failure; a timeout is a connection error, so first."""
-    blocked = blocked_cause(exc)
-    if blocked is not None:
-        return BlockedError(str(blocked))
-    too_large = cause(exc, ResponseTooLargeError)
-    if too_large is not None:
-        return BadResponseError(f"the provider's answer is larger than {too_large.cap} bytes")
-    if cause(exc, httpx2.DecodingError) is not None:
-        return MalformedResponseError("the provider's answer could not be decompressed")
+    underneath = transport_error(exc)
+    if underneath is not None:
+        return underneath
     if isinstance(exc, anthropic.APITimeoutError):
         return ProviderTimeoutError(f"no answer within {round(request.timeout * 1000)} ms")
     if isinstance(exc, anthropic.APIConnectionError):

@@ -277,15 +277,3 @@ class EgressTransport(httpx2.AsyncHTTPTransport):
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=EgressNetworkBackend(policy),
         )
-
-
-def blocked_cause(error: BaseException) -> EgressBlockedError | None:
-    """The EgressBlockedError behind an HTTP client or SDK error, if any."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, EgressBlockedError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None

@@ -12,7 +12,15 @@ from typing import TypeVar
 
 import httpx2
 
-from botflow.providers.errors import BadRequestError, MalformedResponseError
+from botflow.providers.capped import ResponseTooLargeError
+from botflow.providers.egress import EgressBlockedError
+from botflow.providers.errors import (
+    BadRequestError,
+    BadResponseError,
+    BlockedError,
+    MalformedResponseError,
+    ProviderError,
+)
 
 _E = TypeVar("_E", bound=BaseException)
 
@@ -43,14 +51,16 @@ def check_base_url(base_url: str) -> str:
     if url.port is not None and not 0 < url.port < 65536:
         raise BadRequestError("the base_url's port is out of range")
     host = url.raw_host.decode("ascii", "replace")
-    if not _valid_host(host):
+    if not valid_host(host):
         raise BadRequestError("the base_url's host name is not valid")
     return host.lower().rstrip(".")
 
 
-def _valid_host(host: str) -> bool:
-    """An IP address, or a DNS name whose labels fit (else the resolver fails
-    with an error that is neither a refusal nor a connection failure)."""
+def valid_host(host: str) -> bool:
+    """An IP address, or a DNS name whose labels fit RFC 1035's sizes (else
+    the idna codec behind name resolution fails with an error that is
+    neither a refusal nor a connection failure). Underscores are accepted:
+    real internal names carry them. `host` is the IDNA (xn--) form."""
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -59,7 +69,7 @@ def _valid_host(host: str) -> bool:
         return True
     name = host.removesuffix(".")
     labels = name.split(".")
-    return len(name) <= _MAX_HOST_NAME and all(_HOST_LABEL.fullmatch(label) for label in labels)
+    return 0 < len(name) <= _MAX_HOST_NAME and all(_HOST_LABEL.fullmatch(x) for x in labels)
 
 
 def cause(error: BaseException, kind: type[_E]) -> _E | None:
@@ -71,6 +81,21 @@ def cause(error: BaseException, kind: type[_E]) -> _E | None:
             return current
         seen.add(id(current))
         current = current.__cause__ or current.__context__
+    return None
+
+
+def transport_error(error: BaseException) -> ProviderError | None:
+    """The typed error for what the HTTP layer under an SDK ran into (a
+    refused destination, an answer over the cap, a body that does not
+    decompress), or None when the SDK's own error class says more."""
+    blocked = cause(error, EgressBlockedError)
+    if blocked is not None:
+        return BlockedError(str(blocked))
+    too_large = cause(error, ResponseTooLargeError)
+    if too_large is not None:
+        return BadResponseError(f"the provider's answer is larger than {too_large.cap} bytes")
+    if cause(error, httpx2.DecodingError) is not None:
+        return MalformedResponseError("the provider's answer could not be decompressed")
     return None
 
 

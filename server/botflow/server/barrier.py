@@ -41,16 +41,17 @@ def log_failure(kind: BlockKind, error: Exception) -> None:
     )
 
 
-def _failed_action(
-    kind: BlockKind,
-    failure: type[ProviderError],
-    params: Any,
-    variables: Variables,
-    error: Exception,
-) -> ActionRun:
-    detail = f"the {kind.name} action failed unexpectedly ({type(error).__name__})"
+def _unexpected(kind: BlockKind, error: Exception) -> ProviderError | None:
+    """The failure an action kind with an error variable reports; None for
+    kinds that warn instead."""
+    if kind.failure is None:
+        return None
+    return kind.failure(f"the {kind.name} action failed unexpectedly ({type(error).__name__})")
+
+
+def _fail(params: Any, variables: Variables, failure: ProviderError) -> ActionRun:
     error_variable = params.error_variable.strip() or defaults.DEFAULT_ERROR_VARIABLE
-    return VariableWriter(variables).fail(error_variable, failure(detail), 0, 0.0)
+    return VariableWriter(variables).fail(error_variable, failure, 0, 0.0)
 
 
 def _warning(kind: BlockKind, error: Exception) -> Warning:
@@ -65,11 +66,30 @@ def failed_block(kind: BlockKind, block: Block, variables: Variables, error: Exc
     """The outcome of a block whose runner raised `error` (variables restored)."""
     log_failure(kind, error)
     next_block = kind.after_failure(block)
-    if kind.failure is None:
+    failure = _unexpected(kind, error)
+    if failure is None:
         w = _warning(kind, error)
         return Outcome([warning(w.code, w.message)], next_block)
-    run = _failed_action(kind, kind.failure, kind.params(block), variables, error)
+    run = _fail(kind.params(block), variables, failure)
     return Outcome([action_finished(run.result), *variables_changed(run.changes)], next_block)
+
+
+def _reply(
+    kind: BlockKind,
+    params: Any,
+    variables: Variables,
+    ctx: ActionContext,
+    failure: ProviderError | None,
+    otherwise: Warning,
+) -> ActionReply:
+    """ExecuteAction's reply for an action that changed nothing: `failure` in
+    its error variable, or `otherwise` for a kind that has none."""
+    if failure is None:
+        result = ActionResult(outcome=ActionOutcome.ACTION_OUTCOME_SUCCEEDED)
+        return ActionReply(result, [otherwise])
+    run = _fail(params, variables, failure)
+    ctx.report(kind.name, getattr(params, "provider", "") or "", run.result)
+    return ActionReply(run.result, [])
 
 
 def failed_action(
@@ -77,12 +97,7 @@ def failed_action(
 ) -> ActionReply:
     """ExecuteAction's reply when the action raised `error` (variables restored)."""
     log_failure(kind, error)
-    if kind.failure is None:
-        result = ActionResult(outcome=ActionOutcome.ACTION_OUTCOME_SUCCEEDED)
-        return ActionReply(result, [_warning(kind, error)])
-    run = _failed_action(kind, kind.failure, params, variables, error)
-    ctx.report(kind.name, getattr(params, "provider", "") or "", run.result)
-    return ActionReply(run.result, [])
+    return _reply(kind, params, variables, ctx, _unexpected(kind, error), _warning(kind, error))
 
 
 def oversized_action(
@@ -91,10 +106,6 @@ def oversized_action(
     """ExecuteAction's reply when the response would pass the gRPC send limit
     (variables restored by the caller): the action fails rather than the call."""
     detail = f"the response would be larger than the server's message limit of {limit} bytes"
-    if kind.failure is None:
-        result = ActionResult(outcome=ActionOutcome.ACTION_OUTCOME_SUCCEEDED)
-        return ActionReply(result, [Warning(code="too_long", message=f"{detail}; nothing changed")])
-    error_variable = params.error_variable.strip() or defaults.DEFAULT_ERROR_VARIABLE
-    run = VariableWriter(variables).fail(error_variable, BadResponseError(detail), 0, 0.0)
-    ctx.report(kind.name, getattr(params, "provider", "") or "", run.result)
-    return ActionReply(run.result, [])
+    failure = BadResponseError(detail) if kind.failure is not None else None
+    otherwise = Warning(code="too_long", message=f"{detail}; nothing changed")
+    return _reply(kind, params, variables, ctx, failure, otherwise)

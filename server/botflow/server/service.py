@@ -30,6 +30,7 @@ from botflow.v1.flow_service_pb2 import (
     RunFlowRequest,
     RunFlowResponse,
 )
+from botflow.v1.variables_pb2 import Value
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -43,13 +44,16 @@ def call_deadline(context: Context) -> float | None:
 
 
 async def execute_action(
-    kind: BlockKind, request: ExecuteActionRequest, variables: Variables, ctx: ActionContext
+    kind: BlockKind,
+    request: ExecuteActionRequest,
+    variables: Variables,
+    ctx: ActionContext,
+    before: dict[str, Value],
 ) -> ActionReply:
     """Run the request's action behind the failure barrier: an unexpected
-    exception is a failed action, with the variables as they were."""
+    exception is a failed action, with the variables as they were (`before`)."""
     assert kind.execute is not None, "ACTION_KINDS holds only kinds ExecuteAction accepts"
     params = getattr(request.action, kind.name)
-    before = variables.snapshot()
     try:
         return await kind.execute(params, variables, request.conversation, ctx)
     except asyncio.CancelledError:
@@ -110,7 +114,7 @@ class FlowService(flow_service_pb2_grpc.FlowServiceServicer):
         kind = ACTION_KINDS[request.action.WhichOneof("kind") or ""]
         ctx = self._action_context(context)
         before = variables.snapshot()
-        reply = await execute_action(kind, request, variables, ctx)
+        reply = await execute_action(kind, request, variables, ctx, before)
         response = _response(reply, variables)
         limit = self._config.limits.max_message_bytes
         if response.ByteSize() > limit:

@@ -57,10 +57,13 @@ def render_value(value: Value) -> str:
     return ""
 
 
-def current_bot_session(conversation: Conversation) -> str:
-    """The explicit current session, else the latest message's session (the
-    server's rule for a resume)."""
-    if conversation.current_bot_session_id:
+def starting_session(request: RunFlowRequest) -> str:
+    """The bot session the run began in, as far as the request says (the
+    server's rule): a resume continues the named session, else the latest
+    message's; a new run continues only a named one and otherwise starts one
+    whose id only `finished` reports (or, after a restart, nobody: "")."""
+    conversation = request.conversation
+    if conversation.current_bot_session_id or not request.HasField("resume"):
         return conversation.current_bot_session_id
     for message in reversed(conversation.messages):
         if message.bot_session_id:
@@ -188,7 +191,7 @@ def next_state(request: RunFlowRequest, events: list[RunFlowResponse]) -> RunFlo
     conversation = Conversation()
     conversation.CopyFrom(request.conversation)
     restarted = any(event.HasField("bot_restarted") for event in events)
-    session = current_bot_session(request.conversation) if restarted else finished.bot_session_id
+    session = starting_session(request) if restarted else finished.bot_session_id
     if request.HasField("resume") and not request.resume.timed_out:
         conversation.messages.append(
             Message(

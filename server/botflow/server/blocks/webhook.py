@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import http.cookiejar
-import ipaddress
 import json
 import logging
 import math
@@ -38,6 +37,7 @@ from botflow.providers.errors import (
     ProviderTimeoutError,
     ResponseKeyError,
 )
+from botflow.providers.http_checks import valid_host
 from botflow.server import defaults
 from botflow.server.blocks.base import Outcome, RunState
 from botflow.server.blocks.context import ActionContext
@@ -77,10 +77,6 @@ SECRET_HEADER = re.compile(
 # The origin a webhook was sent to, carried along its redirects.
 ORIGIN = "botflow.origin"
 MAX_PORT = 65535
-# RFC 1035 sizes; the idna codec behind name resolution raises on longer labels
-# or empty ones. Underscores are accepted: real internal names carry them.
-MAX_HOST_NAME = 253
-_HOST_LABEL = re.compile(r"[a-z0-9_-]{1,63}", re.I)
 # A header value may hold TAB; every other C0 control and DEL is refused.
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _OWS = " \t"
@@ -119,23 +115,12 @@ class UnusableRedirectError(Exception):
         self.problem = problem
 
 
-def _valid_host(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-        return True
-    except ValueError:
-        pass
-    name = host[:-1] if host.endswith(".") else host
-    labels = name.split(".")
-    return 0 < len(name) <= MAX_HOST_NAME and all(_HOST_LABEL.fullmatch(x) for x in labels)
-
-
 def url_problem(url: httpx2.URL) -> UrlProblem | None:
     """What stops a request to `url`, or None."""
     if url.scheme not in ("http", "https") or not url.host:
         return NOT_HTTP
     # raw_host is the IDNA (xn--) form that name resolution gets.
-    if not _valid_host(url.raw_host.decode("ascii", "replace")):
+    if not valid_host(url.raw_host.decode("ascii", "replace")):
         return BAD_HOST
     if url.port is not None and not 1 <= url.port <= MAX_PORT:
         return BAD_PORT
