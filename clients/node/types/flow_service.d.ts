@@ -20,6 +20,9 @@ import type { Message as _botflow_v1_Message, Message__Output as _botflow_v1_Mes
 import type { MessageSent as _botflow_v1_MessageSent, MessageSent__Output as _botflow_v1_MessageSent__Output } from './botflow/v1/MessageSent';
 import type { NoteAdded as _botflow_v1_NoteAdded, NoteAdded__Output as _botflow_v1_NoteAdded__Output } from './botflow/v1/NoteAdded';
 import type { OpenAIAction as _botflow_v1_OpenAIAction, OpenAIAction__Output as _botflow_v1_OpenAIAction__Output } from './botflow/v1/OpenAIAction';
+import type { OutputField as _botflow_v1_OutputField, OutputField__Output as _botflow_v1_OutputField__Output } from './botflow/v1/OutputField';
+import type { ProviderAttempt as _botflow_v1_ProviderAttempt, ProviderAttempt__Output as _botflow_v1_ProviderAttempt__Output } from './botflow/v1/ProviderAttempt';
+import type { ProviderFallback as _botflow_v1_ProviderFallback, ProviderFallback__Output as _botflow_v1_ProviderFallback__Output } from './botflow/v1/ProviderFallback';
 import type { ResponseMapping as _botflow_v1_ResponseMapping, ResponseMapping__Output as _botflow_v1_ResponseMapping__Output } from './botflow/v1/ResponseMapping';
 import type { RestartBotBlock as _botflow_v1_RestartBotBlock, RestartBotBlock__Output as _botflow_v1_RestartBotBlock__Output } from './botflow/v1/RestartBotBlock';
 import type { Resume as _botflow_v1_Resume, Resume__Output as _botflow_v1_Resume__Output } from './botflow/v1/Resume';
@@ -27,6 +30,12 @@ import type { RunFlowRequest as _botflow_v1_RunFlowRequest, RunFlowRequest__Outp
 import type { RunFlowResponse as _botflow_v1_RunFlowResponse, RunFlowResponse__Output as _botflow_v1_RunFlowResponse__Output } from './botflow/v1/RunFlowResponse';
 import type { SendMessageBlock as _botflow_v1_SendMessageBlock, SendMessageBlock__Output as _botflow_v1_SendMessageBlock__Output } from './botflow/v1/SendMessageBlock';
 import type { SetVariableAction as _botflow_v1_SetVariableAction, SetVariableAction__Output as _botflow_v1_SetVariableAction__Output } from './botflow/v1/SetVariableAction';
+import type { SimulatedAnswer as _botflow_v1_SimulatedAnswer, SimulatedAnswer__Output as _botflow_v1_SimulatedAnswer__Output } from './botflow/v1/SimulatedAnswer';
+import type { SimulatedFailure as _botflow_v1_SimulatedFailure, SimulatedFailure__Output as _botflow_v1_SimulatedFailure__Output } from './botflow/v1/SimulatedFailure';
+import type { SimulatedHttpResponse as _botflow_v1_SimulatedHttpResponse, SimulatedHttpResponse__Output as _botflow_v1_SimulatedHttpResponse__Output } from './botflow/v1/SimulatedHttpResponse';
+import type { SimulatedOutcome as _botflow_v1_SimulatedOutcome, SimulatedOutcome__Output as _botflow_v1_SimulatedOutcome__Output } from './botflow/v1/SimulatedOutcome';
+import type { SimulatedOutcomes as _botflow_v1_SimulatedOutcomes, SimulatedOutcomes__Output as _botflow_v1_SimulatedOutcomes__Output } from './botflow/v1/SimulatedOutcomes';
+import type { Simulation as _botflow_v1_Simulation, Simulation__Output as _botflow_v1_Simulation__Output } from './botflow/v1/Simulation';
 import type { TextList as _botflow_v1_TextList, TextList__Output as _botflow_v1_TextList__Output } from './botflow/v1/TextList';
 import type { TokenUsage as _botflow_v1_TokenUsage, TokenUsage__Output as _botflow_v1_TokenUsage__Output } from './botflow/v1/TokenUsage';
 import type { Value as _botflow_v1_Value, Value__Output as _botflow_v1_Value__Output } from './botflow/v1/Value';
@@ -73,6 +82,10 @@ export interface ProtoGrpcType {
             MessageSent: MessageTypeDefinition<_botflow_v1_MessageSent, _botflow_v1_MessageSent__Output>;
             NoteAdded: MessageTypeDefinition<_botflow_v1_NoteAdded, _botflow_v1_NoteAdded__Output>;
             OpenAIAction: MessageTypeDefinition<_botflow_v1_OpenAIAction, _botflow_v1_OpenAIAction__Output>;
+            OutputField: MessageTypeDefinition<_botflow_v1_OutputField, _botflow_v1_OutputField__Output>;
+            OutputType: EnumTypeDefinition;
+            ProviderAttempt: MessageTypeDefinition<_botflow_v1_ProviderAttempt, _botflow_v1_ProviderAttempt__Output>;
+            ProviderFallback: MessageTypeDefinition<_botflow_v1_ProviderFallback, _botflow_v1_ProviderFallback__Output>;
             ResponseMapping: MessageTypeDefinition<_botflow_v1_ResponseMapping, _botflow_v1_ResponseMapping__Output>;
             RestartBotBlock: MessageTypeDefinition<_botflow_v1_RestartBotBlock, _botflow_v1_RestartBotBlock__Output>;
             Resume: MessageTypeDefinition<_botflow_v1_Resume, _botflow_v1_Resume__Output>;
@@ -81,6 +94,12 @@ export interface ProtoGrpcType {
             SendMessageBlock: MessageTypeDefinition<_botflow_v1_SendMessageBlock, _botflow_v1_SendMessageBlock__Output>;
             SetVariableAction: MessageTypeDefinition<_botflow_v1_SetVariableAction, _botflow_v1_SetVariableAction__Output>;
             SetVariableOperation: EnumTypeDefinition;
+            SimulatedAnswer: MessageTypeDefinition<_botflow_v1_SimulatedAnswer, _botflow_v1_SimulatedAnswer__Output>;
+            SimulatedFailure: MessageTypeDefinition<_botflow_v1_SimulatedFailure, _botflow_v1_SimulatedFailure__Output>;
+            SimulatedHttpResponse: MessageTypeDefinition<_botflow_v1_SimulatedHttpResponse, _botflow_v1_SimulatedHttpResponse__Output>;
+            SimulatedOutcome: MessageTypeDefinition<_botflow_v1_SimulatedOutcome, _botflow_v1_SimulatedOutcome__Output>;
+            SimulatedOutcomes: MessageTypeDefinition<_botflow_v1_SimulatedOutcomes, _botflow_v1_SimulatedOutcomes__Output>;
+            Simulation: MessageTypeDefinition<_botflow_v1_Simulation, _botflow_v1_Simulation__Output>;
             TextList: MessageTypeDefinition<_botflow_v1_TextList, _botflow_v1_TextList__Output>;
             TokenUsage: MessageTypeDefinition<_botflow_v1_TokenUsage, _botflow_v1_TokenUsage__Output>;
             Value: MessageTypeDefinition<_botflow_v1_Value, _botflow_v1_Value__Output>;

@@ -86,6 +86,67 @@ func (HistoryMode) EnumDescriptor() ([]byte, []int) {
 	return file_botflow_v1_actions_proto_rawDescGZIP(), []int{0}
 }
 
+// The type of one field of a structured answer, and of the variable it fills.
+type OutputType int32
+
+const (
+	// Not allowed: a request with it is INVALID_ARGUMENT.
+	OutputType_OUTPUT_TYPE_UNSPECIFIED OutputType = 0
+	// A text; stored as a text variable.
+	OutputType_OUTPUT_TYPE_TEXT OutputType = 1
+	// A finite number; stored as a number variable.
+	OutputType_OUTPUT_TYPE_NUMBER OutputType = 2
+	// A list of texts; stored as a list variable.
+	OutputType_OUTPUT_TYPE_LIST OutputType = 3
+	// One text out of `choices`; stored as a text variable.
+	OutputType_OUTPUT_TYPE_ONE_OF OutputType = 4
+)
+
+// Enum value maps for OutputType.
+var (
+	OutputType_name = map[int32]string{
+		0: "OUTPUT_TYPE_UNSPECIFIED",
+		1: "OUTPUT_TYPE_TEXT",
+		2: "OUTPUT_TYPE_NUMBER",
+		3: "OUTPUT_TYPE_LIST",
+		4: "OUTPUT_TYPE_ONE_OF",
+	}
+	OutputType_value = map[string]int32{
+		"OUTPUT_TYPE_UNSPECIFIED": 0,
+		"OUTPUT_TYPE_TEXT":        1,
+		"OUTPUT_TYPE_NUMBER":      2,
+		"OUTPUT_TYPE_LIST":        3,
+		"OUTPUT_TYPE_ONE_OF":      4,
+	}
+)
+
+func (x OutputType) Enum() *OutputType {
+	p := new(OutputType)
+	*p = x
+	return p
+}
+
+func (x OutputType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (OutputType) Descriptor() protoreflect.EnumDescriptor {
+	return file_botflow_v1_actions_proto_enumTypes[1].Descriptor()
+}
+
+func (OutputType) Type() protoreflect.EnumType {
+	return &file_botflow_v1_actions_proto_enumTypes[1]
+}
+
+func (x OutputType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use OutputType.Descriptor instead.
+func (OutputType) EnumDescriptor() ([]byte, []int) {
+	return file_botflow_v1_actions_proto_rawDescGZIP(), []int{1}
+}
+
 // HTTP method of a webhook.
 type HttpMethod int32
 
@@ -135,11 +196,11 @@ func (x HttpMethod) String() string {
 }
 
 func (HttpMethod) Descriptor() protoreflect.EnumDescriptor {
-	return file_botflow_v1_actions_proto_enumTypes[1].Descriptor()
+	return file_botflow_v1_actions_proto_enumTypes[2].Descriptor()
 }
 
 func (HttpMethod) Type() protoreflect.EnumType {
-	return &file_botflow_v1_actions_proto_enumTypes[1]
+	return &file_botflow_v1_actions_proto_enumTypes[2]
 }
 
 func (x HttpMethod) Number() protoreflect.EnumNumber {
@@ -148,7 +209,7 @@ func (x HttpMethod) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use HttpMethod.Descriptor instead.
 func (HttpMethod) EnumDescriptor() ([]byte, []int) {
-	return file_botflow_v1_actions_proto_rawDescGZIP(), []int{1}
+	return file_botflow_v1_actions_proto_rawDescGZIP(), []int{2}
 }
 
 // How a set variable action changes its variable. Text operations make the
@@ -221,11 +282,11 @@ func (x SetVariableOperation) String() string {
 }
 
 func (SetVariableOperation) Descriptor() protoreflect.EnumDescriptor {
-	return file_botflow_v1_actions_proto_enumTypes[2].Descriptor()
+	return file_botflow_v1_actions_proto_enumTypes[3].Descriptor()
 }
 
 func (SetVariableOperation) Type() protoreflect.EnumType {
-	return &file_botflow_v1_actions_proto_enumTypes[2]
+	return &file_botflow_v1_actions_proto_enumTypes[3]
 }
 
 func (x SetVariableOperation) Number() protoreflect.EnumNumber {
@@ -234,7 +295,7 @@ func (x SetVariableOperation) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SetVariableOperation.Descriptor instead.
 func (SetVariableOperation) EnumDescriptor() ([]byte, []int) {
-	return file_botflow_v1_actions_proto_rawDescGZIP(), []int{2}
+	return file_botflow_v1_actions_proto_rawDescGZIP(), []int{3}
 }
 
 // Whether an action did its job.
@@ -274,11 +335,11 @@ func (x ActionOutcome) String() string {
 }
 
 func (ActionOutcome) Descriptor() protoreflect.EnumDescriptor {
-	return file_botflow_v1_actions_proto_enumTypes[3].Descriptor()
+	return file_botflow_v1_actions_proto_enumTypes[4].Descriptor()
 }
 
 func (ActionOutcome) Type() protoreflect.EnumType {
-	return &file_botflow_v1_actions_proto_enumTypes[3]
+	return &file_botflow_v1_actions_proto_enumTypes[4]
 }
 
 func (x ActionOutcome) Number() protoreflect.EnumNumber {
@@ -287,7 +348,7 @@ func (x ActionOutcome) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ActionOutcome.Descriptor instead.
 func (ActionOutcome) EnumDescriptor() ([]byte, []int) {
-	return file_botflow_v1_actions_proto_rawDescGZIP(), []int{3}
+	return file_botflow_v1_actions_proto_rawDescGZIP(), []int{4}
 }
 
 // Why an action failed. The text form (the "Kind" of "Kind: detail" in the
@@ -371,11 +432,11 @@ func (x ErrorKind) String() string {
 }
 
 func (ErrorKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_botflow_v1_actions_proto_enumTypes[4].Descriptor()
+	return file_botflow_v1_actions_proto_enumTypes[5].Descriptor()
 }
 
 func (ErrorKind) Type() protoreflect.EnumType {
-	return &file_botflow_v1_actions_proto_enumTypes[4]
+	return &file_botflow_v1_actions_proto_enumTypes[5]
 }
 
 func (x ErrorKind) Number() protoreflect.EnumNumber {
@@ -384,7 +445,7 @@ func (x ErrorKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ErrorKind.Descriptor instead.
 func (ErrorKind) EnumDescriptor() ([]byte, []int) {
-	return file_botflow_v1_actions_proto_rawDescGZIP(), []int{4}
+	return file_botflow_v1_actions_proto_rawDescGZIP(), []int{5}
 }
 
 // The OpenAI action: generate text from a prompt plus earlier
@@ -461,8 +522,21 @@ type OpenAIAction struct {
 	// "content_filter", ...), so a flow can branch on a truncated answer.
 	// Optional; not touched on failure.
 	FinishReasonVariable string `protobuf:"bytes,15,opt,name=finish_reason_variable,json=finishReasonVariable,proto3" json:"finish_reason_variable,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// Structured answer: when set, the provider is asked for one JSON object
+	// with exactly these fields (OpenAI structured outputs, Anthropic tool use,
+	// the fake provider's scripted reply), the answer is validated against them
+	// and each value is written to its field's variable. A field that is
+	// missing, of the wrong type or not one of its choices fails the action
+	// with BadResponse naming the field, and no output variable is written.
+	// `answer_variable` still receives the answer as JSON text. Up to 32 fields.
+	Outputs []*OutputField `protobuf:"bytes,16,rep,name=outputs,proto3" json:"outputs,omitempty"`
+	// Tried in order when the primary provider (and then each fallback) ends,
+	// after its own retries, in a retryable or availability failure (Timeout,
+	// RateLimited, ProviderError) or in QuotaExceeded. Every provider in the
+	// chain shares the action's deadline. Up to 3 fallbacks.
+	Fallbacks     []*ProviderFallback `protobuf:"bytes,17,rep,name=fallbacks,proto3" json:"fallbacks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *OpenAIAction) Reset() {
@@ -600,6 +674,271 @@ func (x *OpenAIAction) GetFinishReasonVariable() string {
 	return ""
 }
 
+func (x *OpenAIAction) GetOutputs() []*OutputField {
+	if x != nil {
+		return x.Outputs
+	}
+	return nil
+}
+
+func (x *OpenAIAction) GetFallbacks() []*ProviderFallback {
+	if x != nil {
+		return x.Fallbacks
+	}
+	return nil
+}
+
+// One field of a structured answer.
+type OutputField struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The field's name in the JSON answer: a letter or "_", then letters,
+	// digits or "_", at most 64 characters; distinct within an action.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The field's type. Must be set.
+	Type OutputType `protobuf:"varint,2,opt,name=type,proto3,enum=botflow.v1.OutputType" json:"type,omitempty"`
+	// Mandatory: the variable the value is stored in.
+	Variable string `protobuf:"bytes,3,opt,name=variable,proto3" json:"variable,omitempty"`
+	// Optional: what the field means, sent to the provider with the schema.
+	Description string `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
+	// OUTPUT_TYPE_ONE_OF: the allowed values (at least one, distinct).
+	// Must be empty for the other types.
+	Choices       []string `protobuf:"bytes,5,rep,name=choices,proto3" json:"choices,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OutputField) Reset() {
+	*x = OutputField{}
+	mi := &file_botflow_v1_actions_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OutputField) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OutputField) ProtoMessage() {}
+
+func (x *OutputField) ProtoReflect() protoreflect.Message {
+	mi := &file_botflow_v1_actions_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OutputField.ProtoReflect.Descriptor instead.
+func (*OutputField) Descriptor() ([]byte, []int) {
+	return file_botflow_v1_actions_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *OutputField) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *OutputField) GetType() OutputType {
+	if x != nil {
+		return x.Type
+	}
+	return OutputType_OUTPUT_TYPE_UNSPECIFIED
+}
+
+func (x *OutputField) GetVariable() string {
+	if x != nil {
+		return x.Variable
+	}
+	return ""
+}
+
+func (x *OutputField) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *OutputField) GetChoices() []string {
+	if x != nil {
+		return x.Choices
+	}
+	return nil
+}
+
+// A provider an OpenAI action falls back to. Fields left empty take the
+// primary's value when `provider` is the primary's provider (a cheaper
+// model at the same provider, say), and the provider's defaults otherwise;
+// a different provider needs its own `token`.
+type ProviderFallback struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The provider; empty = the primary's provider.
+	Provider string `protobuf:"bytes,1,opt,name=provider,proto3" json:"provider,omitempty"`
+	// The model; empty = the provider's default model.
+	Model string `protobuf:"bytes,2,opt,name=model,proto3" json:"model,omitempty"`
+	// Template: the provider's API key (same rules as OpenAIAction.token).
+	Token string `protobuf:"bytes,3,opt,name=token,proto3" json:"token,omitempty"`
+	// The provider's endpoint (same rules as OpenAIAction.base_url).
+	BaseUrl string `protobuf:"bytes,4,opt,name=base_url,json=baseUrl,proto3" json:"base_url,omitempty"`
+	// Provider-specific options (same rules as OpenAIAction.provider_options).
+	ProviderOptions map[string]string `protobuf:"bytes,5,rep,name=provider_options,json=providerOptions,proto3" json:"provider_options,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ProviderFallback) Reset() {
+	*x = ProviderFallback{}
+	mi := &file_botflow_v1_actions_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProviderFallback) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProviderFallback) ProtoMessage() {}
+
+func (x *ProviderFallback) ProtoReflect() protoreflect.Message {
+	mi := &file_botflow_v1_actions_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProviderFallback.ProtoReflect.Descriptor instead.
+func (*ProviderFallback) Descriptor() ([]byte, []int) {
+	return file_botflow_v1_actions_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ProviderFallback) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *ProviderFallback) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *ProviderFallback) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *ProviderFallback) GetBaseUrl() string {
+	if x != nil {
+		return x.BaseUrl
+	}
+	return ""
+}
+
+func (x *ProviderFallback) GetProviderOptions() map[string]string {
+	if x != nil {
+		return x.ProviderOptions
+	}
+	return nil
+}
+
+// One provider's part in an OpenAI action that has fallbacks.
+type ProviderAttempt struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The provider that was tried.
+	Provider string `protobuf:"bytes,1,opt,name=provider,proto3" json:"provider,omitempty"`
+	// The model asked for (the provider's default when the action named none).
+	Model string `protobuf:"bytes,2,opt,name=model,proto3" json:"model,omitempty"`
+	// Attempts made at this provider, retries included.
+	Attempts uint32 `protobuf:"varint,3,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	// How it ended; ERROR_KIND_UNSPECIFIED when it answered.
+	ErrorKind ErrorKind `protobuf:"varint,4,opt,name=error_kind,json=errorKind,proto3,enum=botflow.v1.ErrorKind" json:"error_kind,omitempty"`
+	// The failure text "Kind: detail"; empty when it answered.
+	Error         string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProviderAttempt) Reset() {
+	*x = ProviderAttempt{}
+	mi := &file_botflow_v1_actions_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProviderAttempt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProviderAttempt) ProtoMessage() {}
+
+func (x *ProviderAttempt) ProtoReflect() protoreflect.Message {
+	mi := &file_botflow_v1_actions_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProviderAttempt.ProtoReflect.Descriptor instead.
+func (*ProviderAttempt) Descriptor() ([]byte, []int) {
+	return file_botflow_v1_actions_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ProviderAttempt) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *ProviderAttempt) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *ProviderAttempt) GetAttempts() uint32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *ProviderAttempt) GetErrorKind() ErrorKind {
+	if x != nil {
+		return x.ErrorKind
+	}
+	return ErrorKind_ERROR_KIND_UNSPECIFIED
+}
+
+func (x *ProviderAttempt) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 // Copies one value of a webhook's JSON response into a variable.
 type ResponseMapping struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -614,7 +953,7 @@ type ResponseMapping struct {
 
 func (x *ResponseMapping) Reset() {
 	*x = ResponseMapping{}
-	mi := &file_botflow_v1_actions_proto_msgTypes[1]
+	mi := &file_botflow_v1_actions_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -626,7 +965,7 @@ func (x *ResponseMapping) String() string {
 func (*ResponseMapping) ProtoMessage() {}
 
 func (x *ResponseMapping) ProtoReflect() protoreflect.Message {
-	mi := &file_botflow_v1_actions_proto_msgTypes[1]
+	mi := &file_botflow_v1_actions_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -639,7 +978,7 @@ func (x *ResponseMapping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResponseMapping.ProtoReflect.Descriptor instead.
 func (*ResponseMapping) Descriptor() ([]byte, []int) {
-	return file_botflow_v1_actions_proto_rawDescGZIP(), []int{1}
+	return file_botflow_v1_actions_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ResponseMapping) GetPath() string {
@@ -688,7 +1027,7 @@ type WebhookAction struct {
 
 func (x *WebhookAction) Reset() {
 	*x = WebhookAction{}
-	mi := &file_botflow_v1_actions_proto_msgTypes[2]
+	mi := &file_botflow_v1_actions_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -700,7 +1039,7 @@ func (x *WebhookAction) String() string {
 func (*WebhookAction) ProtoMessage() {}
 
 func (x *WebhookAction) ProtoReflect() protoreflect.Message {
-	mi := &file_botflow_v1_actions_proto_msgTypes[2]
+	mi := &file_botflow_v1_actions_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -713,7 +1052,7 @@ func (x *WebhookAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookAction.ProtoReflect.Descriptor instead.
 func (*WebhookAction) Descriptor() ([]byte, []int) {
-	return file_botflow_v1_actions_proto_rawDescGZIP(), []int{2}
+	return file_botflow_v1_actions_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *WebhookAction) GetMethod() HttpMethod {
@@ -788,7 +1127,7 @@ type SetVariableAction struct {
 
 func (x *SetVariableAction) Reset() {
 	*x = SetVariableAction{}
-	mi := &file_botflow_v1_actions_proto_msgTypes[3]
+	mi := &file_botflow_v1_actions_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -800,7 +1139,7 @@ func (x *SetVariableAction) String() string {
 func (*SetVariableAction) ProtoMessage() {}
 
 func (x *SetVariableAction) ProtoReflect() protoreflect.Message {
-	mi := &file_botflow_v1_actions_proto_msgTypes[3]
+	mi := &file_botflow_v1_actions_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -813,7 +1152,7 @@ func (x *SetVariableAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetVariableAction.ProtoReflect.Descriptor instead.
 func (*SetVariableAction) Descriptor() ([]byte, []int) {
-	return file_botflow_v1_actions_proto_rawDescGZIP(), []int{3}
+	return file_botflow_v1_actions_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SetVariableAction) GetVariable() string {
@@ -854,7 +1193,7 @@ type Action struct {
 
 func (x *Action) Reset() {
 	*x = Action{}
-	mi := &file_botflow_v1_actions_proto_msgTypes[4]
+	mi := &file_botflow_v1_actions_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -866,7 +1205,7 @@ func (x *Action) String() string {
 func (*Action) ProtoMessage() {}
 
 func (x *Action) ProtoReflect() protoreflect.Message {
-	mi := &file_botflow_v1_actions_proto_msgTypes[4]
+	mi := &file_botflow_v1_actions_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -879,7 +1218,7 @@ func (x *Action) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Action.ProtoReflect.Descriptor instead.
 func (*Action) Descriptor() ([]byte, []int) {
-	return file_botflow_v1_actions_proto_rawDescGZIP(), []int{4}
+	return file_botflow_v1_actions_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Action) GetKind() isAction_Kind {
@@ -958,7 +1297,7 @@ type TokenUsage struct {
 
 func (x *TokenUsage) Reset() {
 	*x = TokenUsage{}
-	mi := &file_botflow_v1_actions_proto_msgTypes[5]
+	mi := &file_botflow_v1_actions_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -970,7 +1309,7 @@ func (x *TokenUsage) String() string {
 func (*TokenUsage) ProtoMessage() {}
 
 func (x *TokenUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_botflow_v1_actions_proto_msgTypes[5]
+	mi := &file_botflow_v1_actions_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -983,7 +1322,7 @@ func (x *TokenUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenUsage.ProtoReflect.Descriptor instead.
 func (*TokenUsage) Descriptor() ([]byte, []int) {
-	return file_botflow_v1_actions_proto_rawDescGZIP(), []int{5}
+	return file_botflow_v1_actions_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TokenUsage) GetPromptTokens() uint32 {
@@ -1021,7 +1360,7 @@ type Warning struct {
 
 func (x *Warning) Reset() {
 	*x = Warning{}
-	mi := &file_botflow_v1_actions_proto_msgTypes[6]
+	mi := &file_botflow_v1_actions_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1033,7 +1372,7 @@ func (x *Warning) String() string {
 func (*Warning) ProtoMessage() {}
 
 func (x *Warning) ProtoReflect() protoreflect.Message {
-	mi := &file_botflow_v1_actions_proto_msgTypes[6]
+	mi := &file_botflow_v1_actions_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1046,7 +1385,7 @@ func (x *Warning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Warning.ProtoReflect.Descriptor instead.
 func (*Warning) Descriptor() ([]byte, []int) {
-	return file_botflow_v1_actions_proto_rawDescGZIP(), []int{6}
+	return file_botflow_v1_actions_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Warning) GetCode() string {
@@ -1097,14 +1436,26 @@ type ActionResult struct {
 	// "content_filter", another word the provider used, or "" when it said
 	// nothing. Empty on failure. An empty answer is never a success: it fails
 	// with BadResponse "the provider returned an empty answer".
-	FinishReason  string `protobuf:"bytes,11,opt,name=finish_reason,json=finishReason,proto3" json:"finish_reason,omitempty"`
+	FinishReason string `protobuf:"bytes,11,opt,name=finish_reason,json=finishReason,proto3" json:"finish_reason,omitempty"`
+	// OpenAI action: the provider that answered; on failure, the last one
+	// tried.
+	Provider string `protobuf:"bytes,12,opt,name=provider,proto3" json:"provider,omitempty"`
+	// OpenAI action: 0 when the primary answered (or the action has no
+	// fallbacks), n when the n-th fallback did.
+	FallbackIndex uint32 `protobuf:"varint,13,opt,name=fallback_index,json=fallbackIndex,proto3" json:"fallback_index,omitempty"`
+	// OpenAI action with fallbacks: one entry per provider tried, in order.
+	// Empty when the action has no fallbacks.
+	ProviderAttempts []*ProviderAttempt `protobuf:"bytes,14,rep,name=provider_attempts,json=providerAttempts,proto3" json:"provider_attempts,omitempty"`
+	// True when the outcome was scripted by a simulated run (see Simulation)
+	// and nothing reached the network.
+	Simulated     bool `protobuf:"varint,15,opt,name=simulated,proto3" json:"simulated,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ActionResult) Reset() {
 	*x = ActionResult{}
-	mi := &file_botflow_v1_actions_proto_msgTypes[7]
+	mi := &file_botflow_v1_actions_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1116,7 +1467,7 @@ func (x *ActionResult) String() string {
 func (*ActionResult) ProtoMessage() {}
 
 func (x *ActionResult) ProtoReflect() protoreflect.Message {
-	mi := &file_botflow_v1_actions_proto_msgTypes[7]
+	mi := &file_botflow_v1_actions_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1129,7 +1480,7 @@ func (x *ActionResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActionResult.ProtoReflect.Descriptor instead.
 func (*ActionResult) Descriptor() ([]byte, []int) {
-	return file_botflow_v1_actions_proto_rawDescGZIP(), []int{7}
+	return file_botflow_v1_actions_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ActionResult) GetOutcome() ActionOutcome {
@@ -1209,12 +1560,40 @@ func (x *ActionResult) GetFinishReason() string {
 	return ""
 }
 
+func (x *ActionResult) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *ActionResult) GetFallbackIndex() uint32 {
+	if x != nil {
+		return x.FallbackIndex
+	}
+	return 0
+}
+
+func (x *ActionResult) GetProviderAttempts() []*ProviderAttempt {
+	if x != nil {
+		return x.ProviderAttempts
+	}
+	return nil
+}
+
+func (x *ActionResult) GetSimulated() bool {
+	if x != nil {
+		return x.Simulated
+	}
+	return false
+}
+
 var File_botflow_v1_actions_proto protoreflect.FileDescriptor
 
 const file_botflow_v1_actions_proto_rawDesc = "" +
 	"\n" +
 	"\x18botflow/v1/actions.proto\x12\n" +
-	"botflow.v1\x1a\x1egoogle/protobuf/duration.proto\"\xbe\x05\n" +
+	"botflow.v1\x1a\x1egoogle/protobuf/duration.proto\"\xad\x06\n" +
 	"\fOpenAIAction\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x16\n" +
 	"\x06prompt\x18\x02 \x01(\tR\x06prompt\x121\n" +
@@ -1233,12 +1612,36 @@ const file_botflow_v1_actions_proto_rawDesc = "" +
 	"\fmax_attempts\x18\f \x01(\rR\vmaxAttempts\x120\n" +
 	"\x14max_history_messages\x18\r \x01(\rR\x12maxHistoryMessages\x12X\n" +
 	"\x10provider_options\x18\x0e \x03(\v2-.botflow.v1.OpenAIAction.ProviderOptionsEntryR\x0fproviderOptions\x124\n" +
-	"\x16finish_reason_variable\x18\x0f \x01(\tR\x14finishReasonVariable\x1aB\n" +
+	"\x16finish_reason_variable\x18\x0f \x01(\tR\x14finishReasonVariable\x121\n" +
+	"\aoutputs\x18\x10 \x03(\v2\x17.botflow.v1.OutputFieldR\aoutputs\x12:\n" +
+	"\tfallbacks\x18\x11 \x03(\v2\x1c.botflow.v1.ProviderFallbackR\tfallbacks\x1aB\n" +
 	"\x14ProviderOptionsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x0e\n" +
 	"\f_temperatureB\r\n" +
-	"\v_max_tokens\"A\n" +
+	"\v_max_tokens\"\xa5\x01\n" +
+	"\vOutputField\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12*\n" +
+	"\x04type\x18\x02 \x01(\x0e2\x16.botflow.v1.OutputTypeR\x04type\x12\x1a\n" +
+	"\bvariable\x18\x03 \x01(\tR\bvariable\x12 \n" +
+	"\vdescription\x18\x04 \x01(\tR\vdescription\x12\x18\n" +
+	"\achoices\x18\x05 \x03(\tR\achoices\"\x97\x02\n" +
+	"\x10ProviderFallback\x12\x1a\n" +
+	"\bprovider\x18\x01 \x01(\tR\bprovider\x12\x14\n" +
+	"\x05model\x18\x02 \x01(\tR\x05model\x12\x14\n" +
+	"\x05token\x18\x03 \x01(\tR\x05token\x12\x19\n" +
+	"\bbase_url\x18\x04 \x01(\tR\abaseUrl\x12\\\n" +
+	"\x10provider_options\x18\x05 \x03(\v21.botflow.v1.ProviderFallback.ProviderOptionsEntryR\x0fproviderOptions\x1aB\n" +
+	"\x14ProviderOptionsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xab\x01\n" +
+	"\x0fProviderAttempt\x12\x1a\n" +
+	"\bprovider\x18\x01 \x01(\tR\bprovider\x12\x14\n" +
+	"\x05model\x18\x02 \x01(\tR\x05model\x12\x1a\n" +
+	"\battempts\x18\x03 \x01(\rR\battempts\x124\n" +
+	"\n" +
+	"error_kind\x18\x04 \x01(\x0e2\x15.botflow.v1.ErrorKindR\terrorKind\x12\x14\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\"A\n" +
 	"\x0fResponseMapping\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x1a\n" +
 	"\bvariable\x18\x02 \x01(\tR\bvariable\"\xe9\x03\n" +
@@ -1275,7 +1678,7 @@ const file_botflow_v1_actions_proto_rawDesc = "" +
 	"\ftotal_tokens\x18\x03 \x01(\rR\vtotalTokens\"7\n" +
 	"\aWarning\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"\xbc\x03\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\xe7\x04\n" +
 	"\fActionResult\x123\n" +
 	"\aoutcome\x18\x01 \x01(\x0e2\x19.botflow.v1.ActionOutcomeR\aoutcome\x124\n" +
 	"\n" +
@@ -1290,13 +1693,24 @@ const file_botflow_v1_actions_proto_rawDesc = "" +
 	"httpStatus\x128\n" +
 	"\x18history_messages_omitted\x18\n" +
 	" \x01(\rR\x16historyMessagesOmitted\x12#\n" +
-	"\rfinish_reason\x18\v \x01(\tR\ffinishReason*\xb1\x01\n" +
+	"\rfinish_reason\x18\v \x01(\tR\ffinishReason\x12\x1a\n" +
+	"\bprovider\x18\f \x01(\tR\bprovider\x12%\n" +
+	"\x0efallback_index\x18\r \x01(\rR\rfallbackIndex\x12H\n" +
+	"\x11provider_attempts\x18\x0e \x03(\v2\x1b.botflow.v1.ProviderAttemptR\x10providerAttempts\x12\x1c\n" +
+	"\tsimulated\x18\x0f \x01(\bR\tsimulated*\xb1\x01\n" +
 	"\vHistoryMode\x12\x1c\n" +
 	"\x18HISTORY_MODE_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dHISTORY_MODE_ALL_CONVERSATION\x10\x01\x12$\n" +
 	" HISTORY_MODE_CURRENT_BOT_SESSION\x10\x02\x12\x1d\n" +
 	"\x19HISTORY_MODE_LAST_MESSAGE\x10\x03\x12\x1c\n" +
-	"\x18HISTORY_MODE_PROMPT_ONLY\x10\x04*\x98\x01\n" +
+	"\x18HISTORY_MODE_PROMPT_ONLY\x10\x04*\x85\x01\n" +
+	"\n" +
+	"OutputType\x12\x1b\n" +
+	"\x17OUTPUT_TYPE_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10OUTPUT_TYPE_TEXT\x10\x01\x12\x16\n" +
+	"\x12OUTPUT_TYPE_NUMBER\x10\x02\x12\x14\n" +
+	"\x10OUTPUT_TYPE_LIST\x10\x03\x12\x16\n" +
+	"\x12OUTPUT_TYPE_ONE_OF\x10\x04*\x98\x01\n" +
 	"\n" +
 	"HttpMethod\x12\x1b\n" +
 	"\x17HTTP_METHOD_UNSPECIFIED\x10\x00\x12\x13\n" +
@@ -1351,47 +1765,58 @@ func file_botflow_v1_actions_proto_rawDescGZIP() []byte {
 	return file_botflow_v1_actions_proto_rawDescData
 }
 
-var file_botflow_v1_actions_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_botflow_v1_actions_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_botflow_v1_actions_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_botflow_v1_actions_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_botflow_v1_actions_proto_goTypes = []any{
 	(HistoryMode)(0),            // 0: botflow.v1.HistoryMode
-	(HttpMethod)(0),             // 1: botflow.v1.HttpMethod
-	(SetVariableOperation)(0),   // 2: botflow.v1.SetVariableOperation
-	(ActionOutcome)(0),          // 3: botflow.v1.ActionOutcome
-	(ErrorKind)(0),              // 4: botflow.v1.ErrorKind
-	(*OpenAIAction)(nil),        // 5: botflow.v1.OpenAIAction
-	(*ResponseMapping)(nil),     // 6: botflow.v1.ResponseMapping
-	(*WebhookAction)(nil),       // 7: botflow.v1.WebhookAction
-	(*SetVariableAction)(nil),   // 8: botflow.v1.SetVariableAction
-	(*Action)(nil),              // 9: botflow.v1.Action
-	(*TokenUsage)(nil),          // 10: botflow.v1.TokenUsage
-	(*Warning)(nil),             // 11: botflow.v1.Warning
-	(*ActionResult)(nil),        // 12: botflow.v1.ActionResult
-	nil,                         // 13: botflow.v1.OpenAIAction.ProviderOptionsEntry
-	nil,                         // 14: botflow.v1.WebhookAction.QueryEntry
-	nil,                         // 15: botflow.v1.WebhookAction.HeadersEntry
-	(*durationpb.Duration)(nil), // 16: google.protobuf.Duration
+	(OutputType)(0),             // 1: botflow.v1.OutputType
+	(HttpMethod)(0),             // 2: botflow.v1.HttpMethod
+	(SetVariableOperation)(0),   // 3: botflow.v1.SetVariableOperation
+	(ActionOutcome)(0),          // 4: botflow.v1.ActionOutcome
+	(ErrorKind)(0),              // 5: botflow.v1.ErrorKind
+	(*OpenAIAction)(nil),        // 6: botflow.v1.OpenAIAction
+	(*OutputField)(nil),         // 7: botflow.v1.OutputField
+	(*ProviderFallback)(nil),    // 8: botflow.v1.ProviderFallback
+	(*ProviderAttempt)(nil),     // 9: botflow.v1.ProviderAttempt
+	(*ResponseMapping)(nil),     // 10: botflow.v1.ResponseMapping
+	(*WebhookAction)(nil),       // 11: botflow.v1.WebhookAction
+	(*SetVariableAction)(nil),   // 12: botflow.v1.SetVariableAction
+	(*Action)(nil),              // 13: botflow.v1.Action
+	(*TokenUsage)(nil),          // 14: botflow.v1.TokenUsage
+	(*Warning)(nil),             // 15: botflow.v1.Warning
+	(*ActionResult)(nil),        // 16: botflow.v1.ActionResult
+	nil,                         // 17: botflow.v1.OpenAIAction.ProviderOptionsEntry
+	nil,                         // 18: botflow.v1.ProviderFallback.ProviderOptionsEntry
+	nil,                         // 19: botflow.v1.WebhookAction.QueryEntry
+	nil,                         // 20: botflow.v1.WebhookAction.HeadersEntry
+	(*durationpb.Duration)(nil), // 21: google.protobuf.Duration
 }
 var file_botflow_v1_actions_proto_depIdxs = []int32{
 	0,  // 0: botflow.v1.OpenAIAction.history:type_name -> botflow.v1.HistoryMode
-	13, // 1: botflow.v1.OpenAIAction.provider_options:type_name -> botflow.v1.OpenAIAction.ProviderOptionsEntry
-	1,  // 2: botflow.v1.WebhookAction.method:type_name -> botflow.v1.HttpMethod
-	14, // 3: botflow.v1.WebhookAction.query:type_name -> botflow.v1.WebhookAction.QueryEntry
-	15, // 4: botflow.v1.WebhookAction.headers:type_name -> botflow.v1.WebhookAction.HeadersEntry
-	6,  // 5: botflow.v1.WebhookAction.response_mappings:type_name -> botflow.v1.ResponseMapping
-	2,  // 6: botflow.v1.SetVariableAction.operation:type_name -> botflow.v1.SetVariableOperation
-	5,  // 7: botflow.v1.Action.openai:type_name -> botflow.v1.OpenAIAction
-	7,  // 8: botflow.v1.Action.webhook:type_name -> botflow.v1.WebhookAction
-	8,  // 9: botflow.v1.Action.set_variable:type_name -> botflow.v1.SetVariableAction
-	3,  // 10: botflow.v1.ActionResult.outcome:type_name -> botflow.v1.ActionOutcome
-	4,  // 11: botflow.v1.ActionResult.error_kind:type_name -> botflow.v1.ErrorKind
-	16, // 12: botflow.v1.ActionResult.elapsed:type_name -> google.protobuf.Duration
-	10, // 13: botflow.v1.ActionResult.usage:type_name -> botflow.v1.TokenUsage
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	17, // 1: botflow.v1.OpenAIAction.provider_options:type_name -> botflow.v1.OpenAIAction.ProviderOptionsEntry
+	7,  // 2: botflow.v1.OpenAIAction.outputs:type_name -> botflow.v1.OutputField
+	8,  // 3: botflow.v1.OpenAIAction.fallbacks:type_name -> botflow.v1.ProviderFallback
+	1,  // 4: botflow.v1.OutputField.type:type_name -> botflow.v1.OutputType
+	18, // 5: botflow.v1.ProviderFallback.provider_options:type_name -> botflow.v1.ProviderFallback.ProviderOptionsEntry
+	5,  // 6: botflow.v1.ProviderAttempt.error_kind:type_name -> botflow.v1.ErrorKind
+	2,  // 7: botflow.v1.WebhookAction.method:type_name -> botflow.v1.HttpMethod
+	19, // 8: botflow.v1.WebhookAction.query:type_name -> botflow.v1.WebhookAction.QueryEntry
+	20, // 9: botflow.v1.WebhookAction.headers:type_name -> botflow.v1.WebhookAction.HeadersEntry
+	10, // 10: botflow.v1.WebhookAction.response_mappings:type_name -> botflow.v1.ResponseMapping
+	3,  // 11: botflow.v1.SetVariableAction.operation:type_name -> botflow.v1.SetVariableOperation
+	6,  // 12: botflow.v1.Action.openai:type_name -> botflow.v1.OpenAIAction
+	11, // 13: botflow.v1.Action.webhook:type_name -> botflow.v1.WebhookAction
+	12, // 14: botflow.v1.Action.set_variable:type_name -> botflow.v1.SetVariableAction
+	4,  // 15: botflow.v1.ActionResult.outcome:type_name -> botflow.v1.ActionOutcome
+	5,  // 16: botflow.v1.ActionResult.error_kind:type_name -> botflow.v1.ErrorKind
+	21, // 17: botflow.v1.ActionResult.elapsed:type_name -> google.protobuf.Duration
+	14, // 18: botflow.v1.ActionResult.usage:type_name -> botflow.v1.TokenUsage
+	9,  // 19: botflow.v1.ActionResult.provider_attempts:type_name -> botflow.v1.ProviderAttempt
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_botflow_v1_actions_proto_init() }
@@ -1400,7 +1825,7 @@ func file_botflow_v1_actions_proto_init() {
 		return
 	}
 	file_botflow_v1_actions_proto_msgTypes[0].OneofWrappers = []any{}
-	file_botflow_v1_actions_proto_msgTypes[4].OneofWrappers = []any{
+	file_botflow_v1_actions_proto_msgTypes[7].OneofWrappers = []any{
 		(*Action_Openai)(nil),
 		(*Action_Webhook)(nil),
 		(*Action_SetVariable)(nil),
@@ -1410,8 +1835,8 @@ func file_botflow_v1_actions_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_botflow_v1_actions_proto_rawDesc), len(file_botflow_v1_actions_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   11,
+			NumEnums:      6,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

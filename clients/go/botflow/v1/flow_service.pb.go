@@ -242,7 +242,12 @@ type RunFlowRequest struct {
 	Resume *Resume `protobuf:"bytes,4,opt,name=resume,proto3" json:"resume,omitempty"`
 	// Blocks this run may execute before it ends with STEP_LIMIT_REACHED;
 	// 0 = default 200. Capped by the server's limit.
-	MaxSteps      uint32 `protobuf:"varint,5,opt,name=max_steps,json=maxSteps,proto3" json:"max_steps,omitempty"`
+	MaxSteps uint32 `protobuf:"varint,5,opt,name=max_steps,json=maxSteps,proto3" json:"max_steps,omitempty"`
+	// Set to run the flow without any network: every OpenAI and webhook block
+	// takes a scripted outcome instead of calling out, and everything else runs
+	// exactly as it would live. A request whose flow has an action block with no
+	// outcome here is INVALID_ARGUMENT.
+	Simulation    *Simulation `protobuf:"bytes,6,opt,name=simulation,proto3" json:"simulation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -312,6 +317,425 @@ func (x *RunFlowRequest) GetMaxSteps() uint32 {
 	return 0
 }
 
+func (x *RunFlowRequest) GetSimulation() *Simulation {
+	if x != nil {
+		return x.Simulation
+	}
+	return nil
+}
+
+// Scripted outcomes for a simulated run.
+type Simulation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Outcomes by block id.
+	Blocks map[string]*SimulatedOutcomes `protobuf:"bytes,1,rep,name=blocks,proto3" json:"blocks,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Outcomes by block kind ("openai", "webhook"), for the blocks of
+	// that kind `blocks` does not list.
+	Kinds         map[string]*SimulatedOutcomes `protobuf:"bytes,2,rep,name=kinds,proto3" json:"kinds,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Simulation) Reset() {
+	*x = Simulation{}
+	mi := &file_botflow_v1_flow_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Simulation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Simulation) ProtoMessage() {}
+
+func (x *Simulation) ProtoReflect() protoreflect.Message {
+	mi := &file_botflow_v1_flow_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Simulation.ProtoReflect.Descriptor instead.
+func (*Simulation) Descriptor() ([]byte, []int) {
+	return file_botflow_v1_flow_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Simulation) GetBlocks() map[string]*SimulatedOutcomes {
+	if x != nil {
+		return x.Blocks
+	}
+	return nil
+}
+
+func (x *Simulation) GetKinds() map[string]*SimulatedOutcomes {
+	if x != nil {
+		return x.Kinds
+	}
+	return nil
+}
+
+// The outcomes of one block (or kind), in the order they are used: each
+// provider call (an OpenAI action's primary and each fallback) or webhook
+// call takes the next one, and the last one repeats.
+type SimulatedOutcomes struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At least one.
+	Outcomes      []*SimulatedOutcome `protobuf:"bytes,1,rep,name=outcomes,proto3" json:"outcomes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SimulatedOutcomes) Reset() {
+	*x = SimulatedOutcomes{}
+	mi := &file_botflow_v1_flow_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SimulatedOutcomes) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SimulatedOutcomes) ProtoMessage() {}
+
+func (x *SimulatedOutcomes) ProtoReflect() protoreflect.Message {
+	mi := &file_botflow_v1_flow_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SimulatedOutcomes.ProtoReflect.Descriptor instead.
+func (*SimulatedOutcomes) Descriptor() ([]byte, []int) {
+	return file_botflow_v1_flow_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SimulatedOutcomes) GetOutcomes() []*SimulatedOutcome {
+	if x != nil {
+		return x.Outcomes
+	}
+	return nil
+}
+
+// What one scripted provider or webhook call returns.
+type SimulatedOutcome struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Exactly one must be set, and must fit the block's kind.
+	//
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*SimulatedOutcome_Answer
+	//	*SimulatedOutcome_Failure
+	//	*SimulatedOutcome_HttpResponse
+	Kind          isSimulatedOutcome_Kind `protobuf_oneof:"kind"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SimulatedOutcome) Reset() {
+	*x = SimulatedOutcome{}
+	mi := &file_botflow_v1_flow_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SimulatedOutcome) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SimulatedOutcome) ProtoMessage() {}
+
+func (x *SimulatedOutcome) ProtoReflect() protoreflect.Message {
+	mi := &file_botflow_v1_flow_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SimulatedOutcome.ProtoReflect.Descriptor instead.
+func (*SimulatedOutcome) Descriptor() ([]byte, []int) {
+	return file_botflow_v1_flow_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SimulatedOutcome) GetKind() isSimulatedOutcome_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *SimulatedOutcome) GetAnswer() *SimulatedAnswer {
+	if x != nil {
+		if x, ok := x.Kind.(*SimulatedOutcome_Answer); ok {
+			return x.Answer
+		}
+	}
+	return nil
+}
+
+func (x *SimulatedOutcome) GetFailure() *SimulatedFailure {
+	if x != nil {
+		if x, ok := x.Kind.(*SimulatedOutcome_Failure); ok {
+			return x.Failure
+		}
+	}
+	return nil
+}
+
+func (x *SimulatedOutcome) GetHttpResponse() *SimulatedHttpResponse {
+	if x != nil {
+		if x, ok := x.Kind.(*SimulatedOutcome_HttpResponse); ok {
+			return x.HttpResponse
+		}
+	}
+	return nil
+}
+
+type isSimulatedOutcome_Kind interface {
+	isSimulatedOutcome_Kind()
+}
+
+type SimulatedOutcome_Answer struct {
+	// An OpenAI action's provider answers.
+	Answer *SimulatedAnswer `protobuf:"bytes,1,opt,name=answer,proto3,oneof"`
+}
+
+type SimulatedOutcome_Failure struct {
+	// The call fails (either kind of block).
+	Failure *SimulatedFailure `protobuf:"bytes,2,opt,name=failure,proto3,oneof"`
+}
+
+type SimulatedOutcome_HttpResponse struct {
+	// A webhook's HTTP response.
+	HttpResponse *SimulatedHttpResponse `protobuf:"bytes,3,opt,name=http_response,json=httpResponse,proto3,oneof"`
+}
+
+func (*SimulatedOutcome_Answer) isSimulatedOutcome_Kind() {}
+
+func (*SimulatedOutcome_Failure) isSimulatedOutcome_Kind() {}
+
+func (*SimulatedOutcome_HttpResponse) isSimulatedOutcome_Kind() {}
+
+// A provider's scripted answer.
+type SimulatedAnswer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Template: the answer text (JSON text for a structured answer, validated
+	// as a live one would be).
+	Text string `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	// Why generation stopped; empty = "stop".
+	FinishReason string `protobuf:"bytes,2,opt,name=finish_reason,json=finishReason,proto3" json:"finish_reason,omitempty"`
+	// The model reported; empty = the model the action asked for.
+	Model string `protobuf:"bytes,3,opt,name=model,proto3" json:"model,omitempty"`
+	// Token usage reported.
+	Usage         *TokenUsage `protobuf:"bytes,4,opt,name=usage,proto3" json:"usage,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SimulatedAnswer) Reset() {
+	*x = SimulatedAnswer{}
+	mi := &file_botflow_v1_flow_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SimulatedAnswer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SimulatedAnswer) ProtoMessage() {}
+
+func (x *SimulatedAnswer) ProtoReflect() protoreflect.Message {
+	mi := &file_botflow_v1_flow_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SimulatedAnswer.ProtoReflect.Descriptor instead.
+func (*SimulatedAnswer) Descriptor() ([]byte, []int) {
+	return file_botflow_v1_flow_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SimulatedAnswer) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *SimulatedAnswer) GetFinishReason() string {
+	if x != nil {
+		return x.FinishReason
+	}
+	return ""
+}
+
+func (x *SimulatedAnswer) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *SimulatedAnswer) GetUsage() *TokenUsage {
+	if x != nil {
+		return x.Usage
+	}
+	return nil
+}
+
+// A scripted failure of a provider or webhook call, after its retries.
+type SimulatedFailure struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The kind of failure. Must be set; MissingParameter and KeyError are not
+	// allowed (they come from the flow, not the call).
+	Kind ErrorKind `protobuf:"varint,1,opt,name=kind,proto3,enum=botflow.v1.ErrorKind" json:"kind,omitempty"`
+	// The detail after "Kind: "; empty = a standard text for the kind.
+	Detail string `protobuf:"bytes,2,opt,name=detail,proto3" json:"detail,omitempty"`
+	// Attempts the failure reports; 0 = 1.
+	Attempts      uint32 `protobuf:"varint,3,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SimulatedFailure) Reset() {
+	*x = SimulatedFailure{}
+	mi := &file_botflow_v1_flow_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SimulatedFailure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SimulatedFailure) ProtoMessage() {}
+
+func (x *SimulatedFailure) ProtoReflect() protoreflect.Message {
+	mi := &file_botflow_v1_flow_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SimulatedFailure.ProtoReflect.Descriptor instead.
+func (*SimulatedFailure) Descriptor() ([]byte, []int) {
+	return file_botflow_v1_flow_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SimulatedFailure) GetKind() ErrorKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ErrorKind_ERROR_KIND_UNSPECIFIED
+}
+
+func (x *SimulatedFailure) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *SimulatedFailure) GetAttempts() uint32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+// A webhook's scripted HTTP response: handled (status check, response
+// mappings) exactly as a live one.
+type SimulatedHttpResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The HTTP status, 100 to 599.
+	Status uint32 `protobuf:"varint,1,opt,name=status,proto3" json:"status,omitempty"`
+	// Template: the response body.
+	Body string `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
+	// Response headers.
+	Headers       map[string]string `protobuf:"bytes,3,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SimulatedHttpResponse) Reset() {
+	*x = SimulatedHttpResponse{}
+	mi := &file_botflow_v1_flow_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SimulatedHttpResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SimulatedHttpResponse) ProtoMessage() {}
+
+func (x *SimulatedHttpResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_botflow_v1_flow_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SimulatedHttpResponse.ProtoReflect.Descriptor instead.
+func (*SimulatedHttpResponse) Descriptor() ([]byte, []int) {
+	return file_botflow_v1_flow_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SimulatedHttpResponse) GetStatus() uint32 {
+	if x != nil {
+		return x.Status
+	}
+	return 0
+}
+
+func (x *SimulatedHttpResponse) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+func (x *SimulatedHttpResponse) GetHeaders() map[string]string {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
 // One event of a run.
 type RunFlowResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -338,7 +762,7 @@ type RunFlowResponse struct {
 
 func (x *RunFlowResponse) Reset() {
 	*x = RunFlowResponse{}
-	mi := &file_botflow_v1_flow_service_proto_msgTypes[4]
+	mi := &file_botflow_v1_flow_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -350,7 +774,7 @@ func (x *RunFlowResponse) String() string {
 func (*RunFlowResponse) ProtoMessage() {}
 
 func (x *RunFlowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_botflow_v1_flow_service_proto_msgTypes[4]
+	mi := &file_botflow_v1_flow_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -363,7 +787,7 @@ func (x *RunFlowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunFlowResponse.ProtoReflect.Descriptor instead.
 func (*RunFlowResponse) Descriptor() ([]byte, []int) {
-	return file_botflow_v1_flow_service_proto_rawDescGZIP(), []int{4}
+	return file_botflow_v1_flow_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RunFlowResponse) GetSequence() uint32 {
@@ -527,16 +951,53 @@ const file_botflow_v1_flow_service_proto_rawDesc = "" +
 	"\x06Resume\x12\x19\n" +
 	"\bblock_id\x18\x01 \x01(\tR\ablockId\x12\x16\n" +
 	"\x06answer\x18\x02 \x01(\tR\x06answer\x12\x1b\n" +
-	"\ttimed_out\x18\x03 \x01(\bR\btimedOut\"\xd7\x02\n" +
+	"\ttimed_out\x18\x03 \x01(\bR\btimedOut\"\x8f\x03\n" +
 	"\x0eRunFlowRequest\x12$\n" +
 	"\x04flow\x18\x01 \x01(\v2\x10.botflow.v1.FlowR\x04flow\x12G\n" +
 	"\tvariables\x18\x02 \x03(\v2).botflow.v1.RunFlowRequest.VariablesEntryR\tvariables\x12<\n" +
 	"\fconversation\x18\x03 \x01(\v2\x18.botflow.v1.ConversationR\fconversation\x12*\n" +
 	"\x06resume\x18\x04 \x01(\v2\x12.botflow.v1.ResumeR\x06resume\x12\x1b\n" +
-	"\tmax_steps\x18\x05 \x01(\rR\bmaxSteps\x1aO\n" +
+	"\tmax_steps\x18\x05 \x01(\rR\bmaxSteps\x126\n" +
+	"\n" +
+	"simulation\x18\x06 \x01(\v2\x16.botflow.v1.SimulationR\n" +
+	"simulation\x1aO\n" +
 	"\x0eVariablesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12'\n" +
-	"\x05value\x18\x02 \x01(\v2\x11.botflow.v1.ValueR\x05value:\x028\x01\"\x88\x04\n" +
+	"\x05value\x18\x02 \x01(\v2\x11.botflow.v1.ValueR\x05value:\x028\x01\"\xb4\x02\n" +
+	"\n" +
+	"Simulation\x12:\n" +
+	"\x06blocks\x18\x01 \x03(\v2\".botflow.v1.Simulation.BlocksEntryR\x06blocks\x127\n" +
+	"\x05kinds\x18\x02 \x03(\v2!.botflow.v1.Simulation.KindsEntryR\x05kinds\x1aX\n" +
+	"\vBlocksEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x123\n" +
+	"\x05value\x18\x02 \x01(\v2\x1d.botflow.v1.SimulatedOutcomesR\x05value:\x028\x01\x1aW\n" +
+	"\n" +
+	"KindsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x123\n" +
+	"\x05value\x18\x02 \x01(\v2\x1d.botflow.v1.SimulatedOutcomesR\x05value:\x028\x01\"M\n" +
+	"\x11SimulatedOutcomes\x128\n" +
+	"\boutcomes\x18\x01 \x03(\v2\x1c.botflow.v1.SimulatedOutcomeR\boutcomes\"\xd5\x01\n" +
+	"\x10SimulatedOutcome\x125\n" +
+	"\x06answer\x18\x01 \x01(\v2\x1b.botflow.v1.SimulatedAnswerH\x00R\x06answer\x128\n" +
+	"\afailure\x18\x02 \x01(\v2\x1c.botflow.v1.SimulatedFailureH\x00R\afailure\x12H\n" +
+	"\rhttp_response\x18\x03 \x01(\v2!.botflow.v1.SimulatedHttpResponseH\x00R\fhttpResponseB\x06\n" +
+	"\x04kind\"\x8e\x01\n" +
+	"\x0fSimulatedAnswer\x12\x12\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\x12#\n" +
+	"\rfinish_reason\x18\x02 \x01(\tR\ffinishReason\x12\x14\n" +
+	"\x05model\x18\x03 \x01(\tR\x05model\x12,\n" +
+	"\x05usage\x18\x04 \x01(\v2\x16.botflow.v1.TokenUsageR\x05usage\"q\n" +
+	"\x10SimulatedFailure\x12)\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x15.botflow.v1.ErrorKindR\x04kind\x12\x16\n" +
+	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\x1a\n" +
+	"\battempts\x18\x03 \x01(\rR\battempts\"\xc9\x01\n" +
+	"\x15SimulatedHttpResponse\x12\x16\n" +
+	"\x06status\x18\x01 \x01(\rR\x06status\x12\x12\n" +
+	"\x04body\x18\x02 \x01(\tR\x04body\x12H\n" +
+	"\aheaders\x18\x03 \x03(\v2..botflow.v1.SimulatedHttpResponse.HeadersEntryR\aheaders\x1a:\n" +
+	"\fHeadersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x88\x04\n" +
 	"\x0fRunFlowResponse\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\rR\bsequence\x12\x19\n" +
 	"\bblock_id\x18\x02 \x01(\tR\ablockId\x12<\n" +
@@ -568,62 +1029,85 @@ func file_botflow_v1_flow_service_proto_rawDescGZIP() []byte {
 	return file_botflow_v1_flow_service_proto_rawDescData
 }
 
-var file_botflow_v1_flow_service_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_botflow_v1_flow_service_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_botflow_v1_flow_service_proto_goTypes = []any{
 	(*ExecuteActionRequest)(nil),  // 0: botflow.v1.ExecuteActionRequest
 	(*ExecuteActionResponse)(nil), // 1: botflow.v1.ExecuteActionResponse
 	(*Resume)(nil),                // 2: botflow.v1.Resume
 	(*RunFlowRequest)(nil),        // 3: botflow.v1.RunFlowRequest
-	(*RunFlowResponse)(nil),       // 4: botflow.v1.RunFlowResponse
-	nil,                           // 5: botflow.v1.ExecuteActionRequest.VariablesEntry
-	nil,                           // 6: botflow.v1.ExecuteActionResponse.VariablesEntry
-	nil,                           // 7: botflow.v1.RunFlowRequest.VariablesEntry
-	(*Action)(nil),                // 8: botflow.v1.Action
-	(*VariableDefinition)(nil),    // 9: botflow.v1.VariableDefinition
-	(*Conversation)(nil),          // 10: botflow.v1.Conversation
-	(*ActionResult)(nil),          // 11: botflow.v1.ActionResult
-	(*Warning)(nil),               // 12: botflow.v1.Warning
-	(*Flow)(nil),                  // 13: botflow.v1.Flow
-	(*MessageSent)(nil),           // 14: botflow.v1.MessageSent
-	(*NoteAdded)(nil),             // 15: botflow.v1.NoteAdded
-	(*VariableChanged)(nil),       // 16: botflow.v1.VariableChanged
-	(*ActionFinished)(nil),        // 17: botflow.v1.ActionFinished
-	(*WarningRaised)(nil),         // 18: botflow.v1.WarningRaised
-	(*BotRestarted)(nil),          // 19: botflow.v1.BotRestarted
-	(*FlowFinished)(nil),          // 20: botflow.v1.FlowFinished
-	(*Value)(nil),                 // 21: botflow.v1.Value
+	(*Simulation)(nil),            // 4: botflow.v1.Simulation
+	(*SimulatedOutcomes)(nil),     // 5: botflow.v1.SimulatedOutcomes
+	(*SimulatedOutcome)(nil),      // 6: botflow.v1.SimulatedOutcome
+	(*SimulatedAnswer)(nil),       // 7: botflow.v1.SimulatedAnswer
+	(*SimulatedFailure)(nil),      // 8: botflow.v1.SimulatedFailure
+	(*SimulatedHttpResponse)(nil), // 9: botflow.v1.SimulatedHttpResponse
+	(*RunFlowResponse)(nil),       // 10: botflow.v1.RunFlowResponse
+	nil,                           // 11: botflow.v1.ExecuteActionRequest.VariablesEntry
+	nil,                           // 12: botflow.v1.ExecuteActionResponse.VariablesEntry
+	nil,                           // 13: botflow.v1.RunFlowRequest.VariablesEntry
+	nil,                           // 14: botflow.v1.Simulation.BlocksEntry
+	nil,                           // 15: botflow.v1.Simulation.KindsEntry
+	nil,                           // 16: botflow.v1.SimulatedHttpResponse.HeadersEntry
+	(*Action)(nil),                // 17: botflow.v1.Action
+	(*VariableDefinition)(nil),    // 18: botflow.v1.VariableDefinition
+	(*Conversation)(nil),          // 19: botflow.v1.Conversation
+	(*ActionResult)(nil),          // 20: botflow.v1.ActionResult
+	(*Warning)(nil),               // 21: botflow.v1.Warning
+	(*Flow)(nil),                  // 22: botflow.v1.Flow
+	(*TokenUsage)(nil),            // 23: botflow.v1.TokenUsage
+	(ErrorKind)(0),                // 24: botflow.v1.ErrorKind
+	(*MessageSent)(nil),           // 25: botflow.v1.MessageSent
+	(*NoteAdded)(nil),             // 26: botflow.v1.NoteAdded
+	(*VariableChanged)(nil),       // 27: botflow.v1.VariableChanged
+	(*ActionFinished)(nil),        // 28: botflow.v1.ActionFinished
+	(*WarningRaised)(nil),         // 29: botflow.v1.WarningRaised
+	(*BotRestarted)(nil),          // 30: botflow.v1.BotRestarted
+	(*FlowFinished)(nil),          // 31: botflow.v1.FlowFinished
+	(*Value)(nil),                 // 32: botflow.v1.Value
 }
 var file_botflow_v1_flow_service_proto_depIdxs = []int32{
-	8,  // 0: botflow.v1.ExecuteActionRequest.action:type_name -> botflow.v1.Action
-	5,  // 1: botflow.v1.ExecuteActionRequest.variables:type_name -> botflow.v1.ExecuteActionRequest.VariablesEntry
-	9,  // 2: botflow.v1.ExecuteActionRequest.variable_definitions:type_name -> botflow.v1.VariableDefinition
-	10, // 3: botflow.v1.ExecuteActionRequest.conversation:type_name -> botflow.v1.Conversation
-	11, // 4: botflow.v1.ExecuteActionResponse.result:type_name -> botflow.v1.ActionResult
-	6,  // 5: botflow.v1.ExecuteActionResponse.variables:type_name -> botflow.v1.ExecuteActionResponse.VariablesEntry
-	12, // 6: botflow.v1.ExecuteActionResponse.warnings:type_name -> botflow.v1.Warning
-	13, // 7: botflow.v1.RunFlowRequest.flow:type_name -> botflow.v1.Flow
-	7,  // 8: botflow.v1.RunFlowRequest.variables:type_name -> botflow.v1.RunFlowRequest.VariablesEntry
-	10, // 9: botflow.v1.RunFlowRequest.conversation:type_name -> botflow.v1.Conversation
+	17, // 0: botflow.v1.ExecuteActionRequest.action:type_name -> botflow.v1.Action
+	11, // 1: botflow.v1.ExecuteActionRequest.variables:type_name -> botflow.v1.ExecuteActionRequest.VariablesEntry
+	18, // 2: botflow.v1.ExecuteActionRequest.variable_definitions:type_name -> botflow.v1.VariableDefinition
+	19, // 3: botflow.v1.ExecuteActionRequest.conversation:type_name -> botflow.v1.Conversation
+	20, // 4: botflow.v1.ExecuteActionResponse.result:type_name -> botflow.v1.ActionResult
+	12, // 5: botflow.v1.ExecuteActionResponse.variables:type_name -> botflow.v1.ExecuteActionResponse.VariablesEntry
+	21, // 6: botflow.v1.ExecuteActionResponse.warnings:type_name -> botflow.v1.Warning
+	22, // 7: botflow.v1.RunFlowRequest.flow:type_name -> botflow.v1.Flow
+	13, // 8: botflow.v1.RunFlowRequest.variables:type_name -> botflow.v1.RunFlowRequest.VariablesEntry
+	19, // 9: botflow.v1.RunFlowRequest.conversation:type_name -> botflow.v1.Conversation
 	2,  // 10: botflow.v1.RunFlowRequest.resume:type_name -> botflow.v1.Resume
-	14, // 11: botflow.v1.RunFlowResponse.message_sent:type_name -> botflow.v1.MessageSent
-	15, // 12: botflow.v1.RunFlowResponse.note_added:type_name -> botflow.v1.NoteAdded
-	16, // 13: botflow.v1.RunFlowResponse.variable_changed:type_name -> botflow.v1.VariableChanged
-	17, // 14: botflow.v1.RunFlowResponse.action_finished:type_name -> botflow.v1.ActionFinished
-	18, // 15: botflow.v1.RunFlowResponse.warning:type_name -> botflow.v1.WarningRaised
-	19, // 16: botflow.v1.RunFlowResponse.bot_restarted:type_name -> botflow.v1.BotRestarted
-	20, // 17: botflow.v1.RunFlowResponse.finished:type_name -> botflow.v1.FlowFinished
-	21, // 18: botflow.v1.ExecuteActionRequest.VariablesEntry.value:type_name -> botflow.v1.Value
-	21, // 19: botflow.v1.ExecuteActionResponse.VariablesEntry.value:type_name -> botflow.v1.Value
-	21, // 20: botflow.v1.RunFlowRequest.VariablesEntry.value:type_name -> botflow.v1.Value
-	0,  // 21: botflow.v1.FlowService.ExecuteAction:input_type -> botflow.v1.ExecuteActionRequest
-	3,  // 22: botflow.v1.FlowService.RunFlow:input_type -> botflow.v1.RunFlowRequest
-	1,  // 23: botflow.v1.FlowService.ExecuteAction:output_type -> botflow.v1.ExecuteActionResponse
-	4,  // 24: botflow.v1.FlowService.RunFlow:output_type -> botflow.v1.RunFlowResponse
-	23, // [23:25] is the sub-list for method output_type
-	21, // [21:23] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	4,  // 11: botflow.v1.RunFlowRequest.simulation:type_name -> botflow.v1.Simulation
+	14, // 12: botflow.v1.Simulation.blocks:type_name -> botflow.v1.Simulation.BlocksEntry
+	15, // 13: botflow.v1.Simulation.kinds:type_name -> botflow.v1.Simulation.KindsEntry
+	6,  // 14: botflow.v1.SimulatedOutcomes.outcomes:type_name -> botflow.v1.SimulatedOutcome
+	7,  // 15: botflow.v1.SimulatedOutcome.answer:type_name -> botflow.v1.SimulatedAnswer
+	8,  // 16: botflow.v1.SimulatedOutcome.failure:type_name -> botflow.v1.SimulatedFailure
+	9,  // 17: botflow.v1.SimulatedOutcome.http_response:type_name -> botflow.v1.SimulatedHttpResponse
+	23, // 18: botflow.v1.SimulatedAnswer.usage:type_name -> botflow.v1.TokenUsage
+	24, // 19: botflow.v1.SimulatedFailure.kind:type_name -> botflow.v1.ErrorKind
+	16, // 20: botflow.v1.SimulatedHttpResponse.headers:type_name -> botflow.v1.SimulatedHttpResponse.HeadersEntry
+	25, // 21: botflow.v1.RunFlowResponse.message_sent:type_name -> botflow.v1.MessageSent
+	26, // 22: botflow.v1.RunFlowResponse.note_added:type_name -> botflow.v1.NoteAdded
+	27, // 23: botflow.v1.RunFlowResponse.variable_changed:type_name -> botflow.v1.VariableChanged
+	28, // 24: botflow.v1.RunFlowResponse.action_finished:type_name -> botflow.v1.ActionFinished
+	29, // 25: botflow.v1.RunFlowResponse.warning:type_name -> botflow.v1.WarningRaised
+	30, // 26: botflow.v1.RunFlowResponse.bot_restarted:type_name -> botflow.v1.BotRestarted
+	31, // 27: botflow.v1.RunFlowResponse.finished:type_name -> botflow.v1.FlowFinished
+	32, // 28: botflow.v1.ExecuteActionRequest.VariablesEntry.value:type_name -> botflow.v1.Value
+	32, // 29: botflow.v1.ExecuteActionResponse.VariablesEntry.value:type_name -> botflow.v1.Value
+	32, // 30: botflow.v1.RunFlowRequest.VariablesEntry.value:type_name -> botflow.v1.Value
+	5,  // 31: botflow.v1.Simulation.BlocksEntry.value:type_name -> botflow.v1.SimulatedOutcomes
+	5,  // 32: botflow.v1.Simulation.KindsEntry.value:type_name -> botflow.v1.SimulatedOutcomes
+	0,  // 33: botflow.v1.FlowService.ExecuteAction:input_type -> botflow.v1.ExecuteActionRequest
+	3,  // 34: botflow.v1.FlowService.RunFlow:input_type -> botflow.v1.RunFlowRequest
+	1,  // 35: botflow.v1.FlowService.ExecuteAction:output_type -> botflow.v1.ExecuteActionResponse
+	10, // 36: botflow.v1.FlowService.RunFlow:output_type -> botflow.v1.RunFlowResponse
+	35, // [35:37] is the sub-list for method output_type
+	33, // [33:35] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_botflow_v1_flow_service_proto_init() }
@@ -636,7 +1120,12 @@ func file_botflow_v1_flow_service_proto_init() {
 	file_botflow_v1_events_proto_init()
 	file_botflow_v1_flow_proto_init()
 	file_botflow_v1_variables_proto_init()
-	file_botflow_v1_flow_service_proto_msgTypes[4].OneofWrappers = []any{
+	file_botflow_v1_flow_service_proto_msgTypes[6].OneofWrappers = []any{
+		(*SimulatedOutcome_Answer)(nil),
+		(*SimulatedOutcome_Failure)(nil),
+		(*SimulatedOutcome_HttpResponse)(nil),
+	}
+	file_botflow_v1_flow_service_proto_msgTypes[10].OneofWrappers = []any{
 		(*RunFlowResponse_MessageSent)(nil),
 		(*RunFlowResponse_NoteAdded)(nil),
 		(*RunFlowResponse_VariableChanged)(nil),
@@ -651,7 +1140,7 @@ func file_botflow_v1_flow_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_botflow_v1_flow_service_proto_rawDesc), len(file_botflow_v1_flow_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -67,6 +67,38 @@ HISTORY_MODE_PROMPT_ONLY: HistoryMode.ValueType  # 4
 """No history: the prompt alone."""
 Global___HistoryMode: _TypeAlias = HistoryMode  # noqa: Y015
 
+class _OutputType:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _OutputTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OutputType.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    OUTPUT_TYPE_UNSPECIFIED: _OutputType.ValueType  # 0
+    """Not allowed: a request with it is INVALID_ARGUMENT."""
+    OUTPUT_TYPE_TEXT: _OutputType.ValueType  # 1
+    """A text; stored as a text variable."""
+    OUTPUT_TYPE_NUMBER: _OutputType.ValueType  # 2
+    """A finite number; stored as a number variable."""
+    OUTPUT_TYPE_LIST: _OutputType.ValueType  # 3
+    """A list of texts; stored as a list variable."""
+    OUTPUT_TYPE_ONE_OF: _OutputType.ValueType  # 4
+    """One text out of `choices`; stored as a text variable."""
+
+class OutputType(_OutputType, metaclass=_OutputTypeEnumTypeWrapper):
+    """The type of one field of a structured answer, and of the variable it fills."""
+
+OUTPUT_TYPE_UNSPECIFIED: OutputType.ValueType  # 0
+"""Not allowed: a request with it is INVALID_ARGUMENT."""
+OUTPUT_TYPE_TEXT: OutputType.ValueType  # 1
+"""A text; stored as a text variable."""
+OUTPUT_TYPE_NUMBER: OutputType.ValueType  # 2
+"""A finite number; stored as a number variable."""
+OUTPUT_TYPE_LIST: OutputType.ValueType  # 3
+"""A list of texts; stored as a list variable."""
+OUTPUT_TYPE_ONE_OF: OutputType.ValueType  # 4
+"""One text out of `choices`; stored as a text variable."""
+Global___OutputType: _TypeAlias = OutputType  # noqa: Y015
+
 class _HttpMethod:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -327,6 +359,8 @@ class OpenAIAction(_message.Message):
     MAX_HISTORY_MESSAGES_FIELD_NUMBER: _builtins.int
     PROVIDER_OPTIONS_FIELD_NUMBER: _builtins.int
     FINISH_REASON_VARIABLE_FIELD_NUMBER: _builtins.int
+    OUTPUTS_FIELD_NUMBER: _builtins.int
+    FALLBACKS_FIELD_NUMBER: _builtins.int
     token: _builtins.str
     """Template, mandatory. The provider's API key. Literally empty (after
     trimming) → INVALID_ARGUMENT; renders empty at run time → the action fails
@@ -400,6 +434,25 @@ class OpenAIAction(_message.Message):
         docs/providers.md.
         """
 
+    @_builtins.property
+    def outputs(self) -> _containers.RepeatedCompositeFieldContainer[Global___OutputField]:
+        """Structured answer: when set, the provider is asked for one JSON object
+        with exactly these fields (OpenAI structured outputs, Anthropic tool use,
+        the fake provider's scripted reply), the answer is validated against them
+        and each value is written to its field's variable. A field that is
+        missing, of the wrong type or not one of its choices fails the action
+        with BadResponse naming the field, and no output variable is written.
+        `answer_variable` still receives the answer as JSON text. Up to 32 fields.
+        """
+
+    @_builtins.property
+    def fallbacks(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProviderFallback]:
+        """Tried in order when the primary provider (and then each fallback) ends,
+        after its own retries, in a retryable or availability failure (Timeout,
+        RateLimited, ProviderError) or in QuotaExceeded. Every provider in the
+        chain shares the action's deadline. Up to 3 fallbacks.
+        """
+
     def __init__(
         self,
         *,
@@ -418,10 +471,12 @@ class OpenAIAction(_message.Message):
         max_history_messages: _builtins.int = ...,
         provider_options: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         finish_reason_variable: _builtins.str = ...,
+        outputs: _abc.Iterable[Global___OutputField] | None = ...,
+        fallbacks: _abc.Iterable[Global___ProviderFallback] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_max_tokens", b"_max_tokens", "_temperature", b"_temperature", "max_tokens", b"max_tokens", "temperature", b"temperature"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_tokens", b"_max_tokens", "_temperature", b"_temperature", "answer_variable", b"answer_variable", "base_url", b"base_url", "error_variable", b"error_variable", "finish_reason_variable", b"finish_reason_variable", "history", b"history", "max_attempts", b"max_attempts", "max_history_messages", b"max_history_messages", "max_tokens", b"max_tokens", "model", b"model", "prompt", b"prompt", "provider", b"provider", "provider_options", b"provider_options", "temperature", b"temperature", "timeout_ms", b"timeout_ms", "token", b"token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_tokens", b"_max_tokens", "_temperature", b"_temperature", "answer_variable", b"answer_variable", "base_url", b"base_url", "error_variable", b"error_variable", "fallbacks", b"fallbacks", "finish_reason_variable", b"finish_reason_variable", "history", b"history", "max_attempts", b"max_attempts", "max_history_messages", b"max_history_messages", "max_tokens", b"max_tokens", "model", b"model", "outputs", b"outputs", "prompt", b"prompt", "provider", b"provider", "provider_options", b"provider_options", "temperature", b"temperature", "timeout_ms", b"timeout_ms", "token", b"token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__max_tokens: _TypeAlias = _typing.Literal["max_tokens"]  # noqa: Y015
     _WhichOneofArgType__max_tokens: _TypeAlias = _typing.Literal["_max_tokens", b"_max_tokens"]  # noqa: Y015
@@ -433,6 +488,152 @@ class OpenAIAction(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__temperature) -> _WhichOneofReturnType__temperature | None: ...
 
 Global___OpenAIAction: _TypeAlias = OpenAIAction  # noqa: Y015
+
+@_typing.final
+class OutputField(_message.Message):
+    """One field of a structured answer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    VARIABLE_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    CHOICES_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The field's name in the JSON answer: a letter or "_", then letters,
+    digits or "_", at most 64 characters; distinct within an action.
+    """
+    type: Global___OutputType.ValueType
+    """The field's type. Must be set."""
+    variable: _builtins.str
+    """Mandatory: the variable the value is stored in."""
+    description: _builtins.str
+    """Optional: what the field means, sent to the provider with the schema."""
+    @_builtins.property
+    def choices(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """OUTPUT_TYPE_ONE_OF: the allowed values (at least one, distinct).
+        Must be empty for the other types.
+        """
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        type: Global___OutputType.ValueType = ...,
+        variable: _builtins.str = ...,
+        description: _builtins.str = ...,
+        choices: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["choices", b"choices", "description", b"description", "name", b"name", "type", b"type", "variable", b"variable"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OutputField: _TypeAlias = OutputField  # noqa: Y015
+
+@_typing.final
+class ProviderFallback(_message.Message):
+    """A provider an OpenAI action falls back to. Fields left empty take the
+    primary's value when `provider` is the primary's provider (a cheaper
+    model at the same provider, say), and the provider's defaults otherwise;
+    a different provider needs its own `token`.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class ProviderOptionsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    TOKEN_FIELD_NUMBER: _builtins.int
+    BASE_URL_FIELD_NUMBER: _builtins.int
+    PROVIDER_OPTIONS_FIELD_NUMBER: _builtins.int
+    provider: _builtins.str
+    """The provider; empty = the primary's provider."""
+    model: _builtins.str
+    """The model; empty = the provider's default model."""
+    token: _builtins.str
+    """Template: the provider's API key (same rules as OpenAIAction.token)."""
+    base_url: _builtins.str
+    """The provider's endpoint (same rules as OpenAIAction.base_url)."""
+    @_builtins.property
+    def provider_options(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Provider-specific options (same rules as OpenAIAction.provider_options)."""
+
+    def __init__(
+        self,
+        *,
+        provider: _builtins.str = ...,
+        model: _builtins.str = ...,
+        token: _builtins.str = ...,
+        base_url: _builtins.str = ...,
+        provider_options: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["base_url", b"base_url", "model", b"model", "provider", b"provider", "provider_options", b"provider_options", "token", b"token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProviderFallback: _TypeAlias = ProviderFallback  # noqa: Y015
+
+@_typing.final
+class ProviderAttempt(_message.Message):
+    """One provider's part in an OpenAI action that has fallbacks."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
+    ERROR_KIND_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    provider: _builtins.str
+    """The provider that was tried."""
+    model: _builtins.str
+    """The model asked for (the provider's default when the action named none)."""
+    attempts: _builtins.int
+    """Attempts made at this provider, retries included."""
+    error_kind: Global___ErrorKind.ValueType
+    """How it ended; ERROR_KIND_UNSPECIFIED when it answered."""
+    error: _builtins.str
+    """The failure text "Kind: detail"; empty when it answered."""
+    def __init__(
+        self,
+        *,
+        provider: _builtins.str = ...,
+        model: _builtins.str = ...,
+        attempts: _builtins.int = ...,
+        error_kind: Global___ErrorKind.ValueType = ...,
+        error: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "error", b"error", "error_kind", b"error_kind", "model", b"model", "provider", b"provider"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProviderAttempt: _TypeAlias = ProviderAttempt  # noqa: Y015
 
 @_typing.final
 class ResponseMapping(_message.Message):
@@ -717,6 +918,10 @@ class ActionResult(_message.Message):
     HTTP_STATUS_FIELD_NUMBER: _builtins.int
     HISTORY_MESSAGES_OMITTED_FIELD_NUMBER: _builtins.int
     FINISH_REASON_FIELD_NUMBER: _builtins.int
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    FALLBACK_INDEX_FIELD_NUMBER: _builtins.int
+    PROVIDER_ATTEMPTS_FIELD_NUMBER: _builtins.int
+    SIMULATED_FIELD_NUMBER: _builtins.int
     outcome: Global___ActionOutcome.ValueType
     """Succeeded or failed."""
     error_kind: Global___ErrorKind.ValueType
@@ -749,6 +954,18 @@ class ActionResult(_message.Message):
     nothing. Empty on failure. An empty answer is never a success: it fails
     with BadResponse "the provider returned an empty answer".
     """
+    provider: _builtins.str
+    """OpenAI action: the provider that answered; on failure, the last one
+    tried.
+    """
+    fallback_index: _builtins.int
+    """OpenAI action: 0 when the primary answered (or the action has no
+    fallbacks), n when the n-th fallback did.
+    """
+    simulated: _builtins.bool
+    """True when the outcome was scripted by a simulated run (see Simulation)
+    and nothing reached the network.
+    """
     @_builtins.property
     def elapsed(self) -> _duration_pb2.Duration:
         """Wall time the action took, retries and backoff included."""
@@ -756,6 +973,12 @@ class ActionResult(_message.Message):
     @_builtins.property
     def usage(self) -> Global___TokenUsage:
         """Token usage reported by the provider (OpenAI action)."""
+
+    @_builtins.property
+    def provider_attempts(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProviderAttempt]:
+        """OpenAI action with fallbacks: one entry per provider tried, in order.
+        Empty when the action has no fallbacks.
+        """
 
     def __init__(
         self,
@@ -771,10 +994,14 @@ class ActionResult(_message.Message):
         http_status: _builtins.int = ...,
         history_messages_omitted: _builtins.int = ...,
         finish_reason: _builtins.str = ...,
+        provider: _builtins.str = ...,
+        fallback_index: _builtins.int = ...,
+        provider_attempts: _abc.Iterable[Global___ProviderAttempt] | None = ...,
+        simulated: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["elapsed", b"elapsed", "usage", b"usage"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer", b"answer", "attempts", b"attempts", "elapsed", b"elapsed", "error", b"error", "error_kind", b"error_kind", "finish_reason", b"finish_reason", "history_messages_omitted", b"history_messages_omitted", "http_status", b"http_status", "model", b"model", "outcome", b"outcome", "usage", b"usage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer", b"answer", "attempts", b"attempts", "elapsed", b"elapsed", "error", b"error", "error_kind", b"error_kind", "fallback_index", b"fallback_index", "finish_reason", b"finish_reason", "history_messages_omitted", b"history_messages_omitted", "http_status", b"http_status", "model", b"model", "outcome", b"outcome", "provider", b"provider", "provider_attempts", b"provider_attempts", "simulated", b"simulated", "usage", b"usage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -29,7 +29,7 @@ from botflow.v1 import flow_pb2 as botflow_dot_v1_dot_flow__pb2
 from botflow.v1 import variables_pb2 as botflow_dot_v1_dot_variables__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x62otflow/v1/flow_service.proto\x12\nbotflow.v1\x1a\x18\x62otflow/v1/actions.proto\x1a\x1d\x62otflow/v1/conversation.proto\x1a\x17\x62otflow/v1/events.proto\x1a\x15\x62otflow/v1/flow.proto\x1a\x1a\x62otflow/v1/variables.proto\"\xb1\x02\n\x14\x45xecuteActionRequest\x12\"\n\x06\x61\x63tion\x18\x01 \x01(\x0b\x32\x12.botflow.v1.Action\x12\x42\n\tvariables\x18\x02 \x03(\x0b\x32/.botflow.v1.ExecuteActionRequest.VariablesEntry\x12<\n\x14variable_definitions\x18\x03 \x03(\x0b\x32\x1e.botflow.v1.VariableDefinition\x12.\n\x0c\x63onversation\x18\x04 \x01(\x0b\x32\x18.botflow.v1.Conversation\x1a\x43\n\x0eVariablesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12 \n\x05value\x18\x02 \x01(\x0b\x32\x11.botflow.v1.Value:\x02\x38\x01\"\xf2\x01\n\x15\x45xecuteActionResponse\x12(\n\x06result\x18\x01 \x01(\x0b\x32\x18.botflow.v1.ActionResult\x12\x43\n\tvariables\x18\x02 \x03(\x0b\x32\x30.botflow.v1.ExecuteActionResponse.VariablesEntry\x12%\n\x08warnings\x18\x03 \x03(\x0b\x32\x13.botflow.v1.Warning\x1a\x43\n\x0eVariablesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12 \n\x05value\x18\x02 \x01(\x0b\x32\x11.botflow.v1.Value:\x02\x38\x01\"=\n\x06Resume\x12\x10\n\x08\x62lock_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61nswer\x18\x02 \x01(\t\x12\x11\n\ttimed_out\x18\x03 \x01(\x08\"\x9a\x02\n\x0eRunFlowRequest\x12\x1e\n\x04\x66low\x18\x01 \x01(\x0b\x32\x10.botflow.v1.Flow\x12<\n\tvariables\x18\x02 \x03(\x0b\x32).botflow.v1.RunFlowRequest.VariablesEntry\x12.\n\x0c\x63onversation\x18\x03 \x01(\x0b\x32\x18.botflow.v1.Conversation\x12\"\n\x06resume\x18\x04 \x01(\x0b\x32\x12.botflow.v1.Resume\x12\x11\n\tmax_steps\x18\x05 \x01(\r\x1a\x43\n\x0eVariablesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12 \n\x05value\x18\x02 \x01(\x0b\x32\x11.botflow.v1.Value:\x02\x38\x01\"\x9b\x03\n\x0fRunFlowResponse\x12\x10\n\x08sequence\x18\x01 \x01(\r\x12\x10\n\x08\x62lock_id\x18\x02 \x01(\t\x12/\n\x0cmessage_sent\x18\n \x01(\x0b\x32\x17.botflow.v1.MessageSentH\x00\x12+\n\nnote_added\x18\x0b \x01(\x0b\x32\x15.botflow.v1.NoteAddedH\x00\x12\x37\n\x10variable_changed\x18\x0c \x01(\x0b\x32\x1b.botflow.v1.VariableChangedH\x00\x12\x35\n\x0f\x61\x63tion_finished\x18\r \x01(\x0b\x32\x1a.botflow.v1.ActionFinishedH\x00\x12,\n\x07warning\x18\x0e \x01(\x0b\x32\x19.botflow.v1.WarningRaisedH\x00\x12\x31\n\rbot_restarted\x18\x0f \x01(\x0b\x32\x18.botflow.v1.BotRestartedH\x00\x12,\n\x08\x66inished\x18\x10 \x01(\x0b\x32\x18.botflow.v1.FlowFinishedH\x00\x42\x07\n\x05\x65vent2\xa9\x01\n\x0b\x46lowService\x12T\n\rExecuteAction\x12 .botflow.v1.ExecuteActionRequest\x1a!.botflow.v1.ExecuteActionResponse\x12\x44\n\x07RunFlow\x12\x1a.botflow.v1.RunFlowRequest\x1a\x1b.botflow.v1.RunFlowResponse0\x01\x42m\n\x0e\x64\x65v.botflow.v1B\x10\x46lowServiceProtoP\x01Z:github.com/botflow/botflow/clients/go/botflow/v1;botflowv1\xaa\x02\nBotflow.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x62otflow/v1/flow_service.proto\x12\nbotflow.v1\x1a\x18\x62otflow/v1/actions.proto\x1a\x1d\x62otflow/v1/conversation.proto\x1a\x17\x62otflow/v1/events.proto\x1a\x15\x62otflow/v1/flow.proto\x1a\x1a\x62otflow/v1/variables.proto\"\xb1\x02\n\x14\x45xecuteActionRequest\x12\"\n\x06\x61\x63tion\x18\x01 \x01(\x0b\x32\x12.botflow.v1.Action\x12\x42\n\tvariables\x18\x02 \x03(\x0b\x32/.botflow.v1.ExecuteActionRequest.VariablesEntry\x12<\n\x14variable_definitions\x18\x03 \x03(\x0b\x32\x1e.botflow.v1.VariableDefinition\x12.\n\x0c\x63onversation\x18\x04 \x01(\x0b\x32\x18.botflow.v1.Conversation\x1a\x43\n\x0eVariablesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12 \n\x05value\x18\x02 \x01(\x0b\x32\x11.botflow.v1.Value:\x02\x38\x01\"\xf2\x01\n\x15\x45xecuteActionResponse\x12(\n\x06result\x18\x01 \x01(\x0b\x32\x18.botflow.v1.ActionResult\x12\x43\n\tvariables\x18\x02 \x03(\x0b\x32\x30.botflow.v1.ExecuteActionResponse.VariablesEntry\x12%\n\x08warnings\x18\x03 \x03(\x0b\x32\x13.botflow.v1.Warning\x1a\x43\n\x0eVariablesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12 \n\x05value\x18\x02 \x01(\x0b\x32\x11.botflow.v1.Value:\x02\x38\x01\"=\n\x06Resume\x12\x10\n\x08\x62lock_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61nswer\x18\x02 \x01(\t\x12\x11\n\ttimed_out\x18\x03 \x01(\x08\"\xc6\x02\n\x0eRunFlowRequest\x12\x1e\n\x04\x66low\x18\x01 \x01(\x0b\x32\x10.botflow.v1.Flow\x12<\n\tvariables\x18\x02 \x03(\x0b\x32).botflow.v1.RunFlowRequest.VariablesEntry\x12.\n\x0c\x63onversation\x18\x03 \x01(\x0b\x32\x18.botflow.v1.Conversation\x12\"\n\x06resume\x18\x04 \x01(\x0b\x32\x12.botflow.v1.Resume\x12\x11\n\tmax_steps\x18\x05 \x01(\r\x12*\n\nsimulation\x18\x06 \x01(\x0b\x32\x16.botflow.v1.Simulation\x1a\x43\n\x0eVariablesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12 \n\x05value\x18\x02 \x01(\x0b\x32\x11.botflow.v1.Value:\x02\x38\x01\"\x8d\x02\n\nSimulation\x12\x32\n\x06\x62locks\x18\x01 \x03(\x0b\x32\".botflow.v1.Simulation.BlocksEntry\x12\x30\n\x05kinds\x18\x02 \x03(\x0b\x32!.botflow.v1.Simulation.KindsEntry\x1aL\n\x0b\x42locksEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12,\n\x05value\x18\x02 \x01(\x0b\x32\x1d.botflow.v1.SimulatedOutcomes:\x02\x38\x01\x1aK\n\nKindsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12,\n\x05value\x18\x02 \x01(\x0b\x32\x1d.botflow.v1.SimulatedOutcomes:\x02\x38\x01\"C\n\x11SimulatedOutcomes\x12.\n\x08outcomes\x18\x01 \x03(\x0b\x32\x1c.botflow.v1.SimulatedOutcome\"\xb6\x01\n\x10SimulatedOutcome\x12-\n\x06\x61nswer\x18\x01 \x01(\x0b\x32\x1b.botflow.v1.SimulatedAnswerH\x00\x12/\n\x07\x66\x61ilure\x18\x02 \x01(\x0b\x32\x1c.botflow.v1.SimulatedFailureH\x00\x12:\n\rhttp_response\x18\x03 \x01(\x0b\x32!.botflow.v1.SimulatedHttpResponseH\x00\x42\x06\n\x04kind\"l\n\x0fSimulatedAnswer\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x15\n\rfinish_reason\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12%\n\x05usage\x18\x04 \x01(\x0b\x32\x16.botflow.v1.TokenUsage\"Y\n\x10SimulatedFailure\x12#\n\x04kind\x18\x01 \x01(\x0e\x32\x15.botflow.v1.ErrorKind\x12\x0e\n\x06\x64\x65tail\x18\x02 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x03 \x01(\r\"\xa6\x01\n\x15SimulatedHttpResponse\x12\x0e\n\x06status\x18\x01 \x01(\r\x12\x0c\n\x04\x62ody\x18\x02 \x01(\t\x12?\n\x07headers\x18\x03 \x03(\x0b\x32..botflow.v1.SimulatedHttpResponse.HeadersEntry\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x9b\x03\n\x0fRunFlowResponse\x12\x10\n\x08sequence\x18\x01 \x01(\r\x12\x10\n\x08\x62lock_id\x18\x02 \x01(\t\x12/\n\x0cmessage_sent\x18\n \x01(\x0b\x32\x17.botflow.v1.MessageSentH\x00\x12+\n\nnote_added\x18\x0b \x01(\x0b\x32\x15.botflow.v1.NoteAddedH\x00\x12\x37\n\x10variable_changed\x18\x0c \x01(\x0b\x32\x1b.botflow.v1.VariableChangedH\x00\x12\x35\n\x0f\x61\x63tion_finished\x18\r \x01(\x0b\x32\x1a.botflow.v1.ActionFinishedH\x00\x12,\n\x07warning\x18\x0e \x01(\x0b\x32\x19.botflow.v1.WarningRaisedH\x00\x12\x31\n\rbot_restarted\x18\x0f \x01(\x0b\x32\x18.botflow.v1.BotRestartedH\x00\x12,\n\x08\x66inished\x18\x10 \x01(\x0b\x32\x18.botflow.v1.FlowFinishedH\x00\x42\x07\n\x05\x65vent2\xa9\x01\n\x0b\x46lowService\x12T\n\rExecuteAction\x12 .botflow.v1.ExecuteActionRequest\x1a!.botflow.v1.ExecuteActionResponse\x12\x44\n\x07RunFlow\x12\x1a.botflow.v1.RunFlowRequest\x1a\x1b.botflow.v1.RunFlowResponse0\x01\x42m\n\x0e\x64\x65v.botflow.v1B\x10\x46lowServiceProtoP\x01Z:github.com/botflow/botflow/clients/go/botflow/v1;botflowv1\xaa\x02\nBotflow.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,6 +43,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EXECUTEACTIONRESPONSE_VARIABLESENTRY']._serialized_options = b'8\001'
   _globals['_RUNFLOWREQUEST_VARIABLESENTRY']._loaded_options = None
   _globals['_RUNFLOWREQUEST_VARIABLESENTRY']._serialized_options = b'8\001'
+  _globals['_SIMULATION_BLOCKSENTRY']._loaded_options = None
+  _globals['_SIMULATION_BLOCKSENTRY']._serialized_options = b'8\001'
+  _globals['_SIMULATION_KINDSENTRY']._loaded_options = None
+  _globals['_SIMULATION_KINDSENTRY']._serialized_options = b'8\001'
+  _globals['_SIMULATEDHTTPRESPONSE_HEADERSENTRY']._loaded_options = None
+  _globals['_SIMULATEDHTTPRESPONSE_HEADERSENTRY']._serialized_options = b'8\001'
   _globals['_EXECUTEACTIONREQUEST']._serialized_start=179
   _globals['_EXECUTEACTIONREQUEST']._serialized_end=484
   _globals['_EXECUTEACTIONREQUEST_VARIABLESENTRY']._serialized_start=417
@@ -54,11 +60,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RESUME']._serialized_start=731
   _globals['_RESUME']._serialized_end=792
   _globals['_RUNFLOWREQUEST']._serialized_start=795
-  _globals['_RUNFLOWREQUEST']._serialized_end=1077
+  _globals['_RUNFLOWREQUEST']._serialized_end=1121
   _globals['_RUNFLOWREQUEST_VARIABLESENTRY']._serialized_start=417
   _globals['_RUNFLOWREQUEST_VARIABLESENTRY']._serialized_end=484
-  _globals['_RUNFLOWRESPONSE']._serialized_start=1080
-  _globals['_RUNFLOWRESPONSE']._serialized_end=1491
-  _globals['_FLOWSERVICE']._serialized_start=1494
-  _globals['_FLOWSERVICE']._serialized_end=1663
+  _globals['_SIMULATION']._serialized_start=1124
+  _globals['_SIMULATION']._serialized_end=1393
+  _globals['_SIMULATION_BLOCKSENTRY']._serialized_start=1240
+  _globals['_SIMULATION_BLOCKSENTRY']._serialized_end=1316
+  _globals['_SIMULATION_KINDSENTRY']._serialized_start=1318
+  _globals['_SIMULATION_KINDSENTRY']._serialized_end=1393
+  _globals['_SIMULATEDOUTCOMES']._serialized_start=1395
+  _globals['_SIMULATEDOUTCOMES']._serialized_end=1462
+  _globals['_SIMULATEDOUTCOME']._serialized_start=1465
+  _globals['_SIMULATEDOUTCOME']._serialized_end=1647
+  _globals['_SIMULATEDANSWER']._serialized_start=1649
+  _globals['_SIMULATEDANSWER']._serialized_end=1757
+  _globals['_SIMULATEDFAILURE']._serialized_start=1759
+  _globals['_SIMULATEDFAILURE']._serialized_end=1848
+  _globals['_SIMULATEDHTTPRESPONSE']._serialized_start=1851
+  _globals['_SIMULATEDHTTPRESPONSE']._serialized_end=2017
+  _globals['_SIMULATEDHTTPRESPONSE_HEADERSENTRY']._serialized_start=1971
+  _globals['_SIMULATEDHTTPRESPONSE_HEADERSENTRY']._serialized_end=2017
+  _globals['_RUNFLOWRESPONSE']._serialized_start=2020
+  _globals['_RUNFLOWRESPONSE']._serialized_end=2431
+  _globals['_FLOWSERVICE']._serialized_start=2434
+  _globals['_FLOWSERVICE']._serialized_end=2603
 # @@protoc_insertion_point(module_scope)

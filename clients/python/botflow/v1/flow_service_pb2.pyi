@@ -215,6 +215,7 @@ class RunFlowRequest(_message.Message):
     CONVERSATION_FIELD_NUMBER: _builtins.int
     RESUME_FIELD_NUMBER: _builtins.int
     MAX_STEPS_FIELD_NUMBER: _builtins.int
+    SIMULATION_FIELD_NUMBER: _builtins.int
     max_steps: _builtins.int
     """Blocks this run may execute before it ends with STEP_LIMIT_REACHED;
     0 = default 200. Capped by the server's limit.
@@ -237,6 +238,14 @@ class RunFlowRequest(_message.Message):
         start block.
         """
 
+    @_builtins.property
+    def simulation(self) -> Global___Simulation:
+        """Set to run the flow without any network: every OpenAI and webhook block
+        takes a scripted outcome instead of calling out, and everything else runs
+        exactly as it would live. A request whose flow has an action block with no
+        outcome here is INVALID_ARGUMENT.
+        """
+
     def __init__(
         self,
         *,
@@ -245,14 +254,278 @@ class RunFlowRequest(_message.Message):
         conversation: _conversation_pb2.Conversation | None = ...,
         resume: Global___Resume | None = ...,
         max_steps: _builtins.int = ...,
+        simulation: Global___Simulation | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["conversation", b"conversation", "flow", b"flow", "resume", b"resume"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["conversation", b"conversation", "flow", b"flow", "resume", b"resume", "simulation", b"simulation"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversation", b"conversation", "flow", b"flow", "max_steps", b"max_steps", "resume", b"resume", "variables", b"variables"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversation", b"conversation", "flow", b"flow", "max_steps", b"max_steps", "resume", b"resume", "simulation", b"simulation", "variables", b"variables"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RunFlowRequest: _TypeAlias = RunFlowRequest  # noqa: Y015
+
+@_typing.final
+class Simulation(_message.Message):
+    """Scripted outcomes for a simulated run."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class BlocksEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> Global___SimulatedOutcomes: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: Global___SimulatedOutcomes | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class KindsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> Global___SimulatedOutcomes: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: Global___SimulatedOutcomes | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    BLOCKS_FIELD_NUMBER: _builtins.int
+    KINDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def blocks(self) -> _containers.MessageMap[_builtins.str, Global___SimulatedOutcomes]:
+        """Outcomes by block id."""
+
+    @_builtins.property
+    def kinds(self) -> _containers.MessageMap[_builtins.str, Global___SimulatedOutcomes]:
+        """Outcomes by block kind ("openai", "webhook"), for the blocks of
+        that kind `blocks` does not list.
+        """
+
+    def __init__(
+        self,
+        *,
+        blocks: _abc.Mapping[_builtins.str, Global___SimulatedOutcomes] | None = ...,
+        kinds: _abc.Mapping[_builtins.str, Global___SimulatedOutcomes] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blocks", b"blocks", "kinds", b"kinds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Simulation: _TypeAlias = Simulation  # noqa: Y015
+
+@_typing.final
+class SimulatedOutcomes(_message.Message):
+    """The outcomes of one block (or kind), in the order they are used: each
+    provider call (an OpenAI action's primary and each fallback) or webhook
+    call takes the next one, and the last one repeats.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OUTCOMES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def outcomes(self) -> _containers.RepeatedCompositeFieldContainer[Global___SimulatedOutcome]:
+        """At least one."""
+
+    def __init__(
+        self,
+        *,
+        outcomes: _abc.Iterable[Global___SimulatedOutcome] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["outcomes", b"outcomes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SimulatedOutcomes: _TypeAlias = SimulatedOutcomes  # noqa: Y015
+
+@_typing.final
+class SimulatedOutcome(_message.Message):
+    """What one scripted provider or webhook call returns."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ANSWER_FIELD_NUMBER: _builtins.int
+    FAILURE_FIELD_NUMBER: _builtins.int
+    HTTP_RESPONSE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def answer(self) -> Global___SimulatedAnswer:
+        """An OpenAI action's provider answers."""
+
+    @_builtins.property
+    def failure(self) -> Global___SimulatedFailure:
+        """The call fails (either kind of block)."""
+
+    @_builtins.property
+    def http_response(self) -> Global___SimulatedHttpResponse:
+        """A webhook's HTTP response."""
+
+    def __init__(
+        self,
+        *,
+        answer: Global___SimulatedAnswer | None = ...,
+        failure: Global___SimulatedFailure | None = ...,
+        http_response: Global___SimulatedHttpResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answer", b"answer", "failure", b"failure", "http_response", b"http_response", "kind", b"kind"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer", b"answer", "failure", b"failure", "http_response", b"http_response", "kind", b"kind"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["answer", "failure", "http_response"]  # noqa: Y015
+    _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
+
+Global___SimulatedOutcome: _TypeAlias = SimulatedOutcome  # noqa: Y015
+
+@_typing.final
+class SimulatedAnswer(_message.Message):
+    """A provider's scripted answer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TEXT_FIELD_NUMBER: _builtins.int
+    FINISH_REASON_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    USAGE_FIELD_NUMBER: _builtins.int
+    text: _builtins.str
+    """Template: the answer text (JSON text for a structured answer, validated
+    as a live one would be).
+    """
+    finish_reason: _builtins.str
+    """Why generation stopped; empty = "stop"."""
+    model: _builtins.str
+    """The model reported; empty = the model the action asked for."""
+    @_builtins.property
+    def usage(self) -> _actions_pb2.TokenUsage:
+        """Token usage reported."""
+
+    def __init__(
+        self,
+        *,
+        text: _builtins.str = ...,
+        finish_reason: _builtins.str = ...,
+        model: _builtins.str = ...,
+        usage: _actions_pb2.TokenUsage | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["usage", b"usage"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["finish_reason", b"finish_reason", "model", b"model", "text", b"text", "usage", b"usage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SimulatedAnswer: _TypeAlias = SimulatedAnswer  # noqa: Y015
+
+@_typing.final
+class SimulatedFailure(_message.Message):
+    """A scripted failure of a provider or webhook call, after its retries."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
+    kind: _actions_pb2.ErrorKind.ValueType
+    """The kind of failure. Must be set; MissingParameter and KeyError are not
+    allowed (they come from the flow, not the call).
+    """
+    detail: _builtins.str
+    """The detail after "Kind: "; empty = a standard text for the kind."""
+    attempts: _builtins.int
+    """Attempts the failure reports; 0 = 1."""
+    def __init__(
+        self,
+        *,
+        kind: _actions_pb2.ErrorKind.ValueType = ...,
+        detail: _builtins.str = ...,
+        attempts: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "detail", b"detail", "kind", b"kind"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SimulatedFailure: _TypeAlias = SimulatedFailure  # noqa: Y015
+
+@_typing.final
+class SimulatedHttpResponse(_message.Message):
+    """A webhook's scripted HTTP response: handled (status check, response
+    mappings) exactly as a live one.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class HeadersEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    HEADERS_FIELD_NUMBER: _builtins.int
+    status: _builtins.int
+    """The HTTP status, 100 to 599."""
+    body: _builtins.str
+    """Template: the response body."""
+    @_builtins.property
+    def headers(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Response headers."""
+
+    def __init__(
+        self,
+        *,
+        status: _builtins.int = ...,
+        body: _builtins.str = ...,
+        headers: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "headers", b"headers", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SimulatedHttpResponse: _TypeAlias = SimulatedHttpResponse  # noqa: Y015
 
 @_typing.final
 class RunFlowResponse(_message.Message):

@@ -1,4 +1,6 @@
 import type { HistoryMode as _botflow_v1_HistoryMode, HistoryMode__Output as _botflow_v1_HistoryMode__Output } from '../../botflow/v1/HistoryMode';
+import type { OutputField as _botflow_v1_OutputField, OutputField__Output as _botflow_v1_OutputField__Output } from '../../botflow/v1/OutputField';
+import type { ProviderFallback as _botflow_v1_ProviderFallback, ProviderFallback__Output as _botflow_v1_ProviderFallback__Output } from '../../botflow/v1/ProviderFallback';
 export interface OpenAIAction {
     'token'?: (string);
     'prompt'?: (string);
@@ -17,6 +19,8 @@ export interface OpenAIAction {
         [key: string]: string;
     });
     'finishReasonVariable'?: (string);
+    'outputs'?: (_botflow_v1_OutputField)[];
+    'fallbacks'?: (_botflow_v1_ProviderFallback)[];
     '_temperature'?: "temperature";
     '_maxTokens'?: "maxTokens";
 }
@@ -38,4 +42,6 @@ export interface OpenAIAction__Output {
         [key: string]: string;
     });
     'finishReasonVariable'?: (string);
+    'outputs'?: (_botflow_v1_OutputField__Output)[];
+    'fallbacks'?: (_botflow_v1_ProviderFallback__Output)[];
 }
