@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 
 import httpx2
 
+from botflow.providers.base import CompletionRequest, Provider
 from botflow.providers.egress import EgressPolicy
 from botflow.providers.registry import ProviderRegistry
+from botflow.providers.retry import CallOutcome, RetryPolicy, complete_with_retries
 from botflow.server.config import ServerConfig
 from botflow.server.metrics import Metrics
 from botflow.server.results import kind_label
@@ -27,6 +29,13 @@ class ActionContext:
     http: httpx2.AsyncClient | None = None
     egress: EgressPolicy = field(default_factory=EgressPolicy)
     metrics: Metrics = field(default_factory=Metrics)
+
+    async def complete(
+        self, provider: Provider, request: CompletionRequest, policy: RetryPolicy
+    ) -> CallOutcome:
+        """One provider's whole call, retries included: the one place an
+        OpenAI action reaches a provider."""
+        return await complete_with_retries(provider, request, policy, deadline=self.deadline)
 
     def report(self, action: str, provider: str, result: ActionResult) -> None:
         """One log line and the metrics of a finished action: names, kinds and

@@ -30,7 +30,7 @@ from botflow.providers.errors import (
     ProviderError,
     kind_of,
 )
-from botflow.providers.retry import CallOutcome, RetryPolicy, complete_with_retries
+from botflow.providers.retry import CallOutcome, RetryPolicy
 from botflow.server import defaults
 from botflow.server.blocks.base import Outcome, RunState
 from botflow.server.blocks.context import ActionContext
@@ -120,9 +120,7 @@ async def _run(
     history = select_history(conversation, action.history, history_limit(action, ctx.config))
     model = action.model or ctx.registry.default_model(provider_name(action))
     request = _request(action, history, model, token, prompt, options)
-    outcome = await complete_with_retries(
-        provider, request, retry_policy(action, ctx.config), deadline=ctx.deadline
-    )
+    outcome = await ctx.complete(provider, request, retry_policy(action, ctx.config))
     run = _finish(action, writer, error_variable, outcome, request.model, ctx, started)
     run.result.history_messages_omitted = history.omitted
     return run
