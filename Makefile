@@ -31,7 +31,7 @@ help:
 	@echo "make serve  - run a server on 127.0.0.1:50051 (the default address of the clients and README examples) until Ctrl-C"
 	@echo "make proto  - regenerate the Python, Go and TypeScript code from protos/"
 	@echo "make dist   - build both wheels and sdists, the npm tarball and the contract archive into dist/"
-	@echo "make bench  - scaling figures (workers, replicas behind nginx, ExecuteAction vs echo) into bench/RESULTS.md (installs ghz, nginx, matplotlib)"
+	@echo "make bench  - hot-path ratios (ExecuteAction vs echo, RunFlow vs ExecuteAction, openai path vs the SDK) with a py-spy profile, and scaling figures, into bench/RESULTS.md (installs ghz, nginx, matplotlib, py-spy)"
 	@echo "make release-contract - make the current protos the baseline of the breaking check"
 
 # The client first, editable, so botflow-server's dependency on it is met from
@@ -131,8 +131,10 @@ dist: $(VENV_STAMP) $(NODE_CLIENT_STAMP)
 GHZ := github.com/bojand/ghz/cmd/ghz@v0.120.0
 BENCH_BIN := bench/.bin
 GHZ_STAMP := $(BENCH_BIN)/.installed-ghz-v0.120.0
-BENCH_STAMP := $(VENV)/.installed-bench-matplotlib-3.11.2
+BENCH_STAMP := $(VENV)/.installed-bench-matplotlib-3.11.2-py-spy-0.4.3
 MATPLOTLIB := matplotlib==3.11.2
+# py-spy samples the server under load for the profile in bench/RESULTS.md.
+PY_SPY := py-spy==0.4.3
 
 $(GHZ_STAMP):
 	rm -rf $(BENCH_BIN)
@@ -140,7 +142,7 @@ $(GHZ_STAMP):
 	touch $@
 
 $(BENCH_STAMP): $(VENV_STAMP)
-	$(BIN)/python -m pip install --quiet '$(MATPLOTLIB)'
+	$(BIN)/python -m pip install --quiet '$(MATPLOTLIB)' '$(PY_SPY)'
 	touch $@
 
 # nginx (Debian) for tests/integration/test_load_balancing.py and the bench.
@@ -150,6 +152,7 @@ nginx:
 	bash tools/install_nginx.sh || test -z "$$CI"
 
 bench: $(VENV_STAMP) $(BENCH_STAMP) $(GHZ_STAMP) nginx
+	$(BIN)/python bench/hotpath.py --rounds 3 --profile after
 	$(BIN)/python bench/scale.py --ghz $(BENCH_BIN)/ghz
 	$(BIN)/python bench/plot.py
 

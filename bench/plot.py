@@ -1,5 +1,7 @@
-"""bench/results/scale.json (from bench/scale.py) into bench/RESULTS.md and
-bench/latency.png: the ratios, the machine, and latency against concurrency.
+"""bench/results/hotpath.json (bench/hotpath.py) and scale.json (bench/scale.py)
+into bench/RESULTS.md and bench/latency.png: the hot-path ratios against their
+goals with the profiles before and after the hot-path work, the scaling
+ratios, the machine, and latency against concurrency.
 
     .venv/bin/python bench/plot.py
 """
@@ -17,6 +19,10 @@ import matplotlib.pyplot as plt  # after choosing the backend
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results" / "scale.json"
+HOTPATH = BENCH / "results" / "hotpath.json"
+# The profile taken before the hot-path work (kept), and this run's.
+PROFILE_BEFORE = BENCH / "profiles" / "before.txt"
+PROFILE_AFTER = BENCH / "results" / "profile-after.txt"
 PLOT = BENCH / "latency.png"
 REPORT = BENCH / "RESULTS.md"
 SERIES = {"sweep_one_worker": "1 worker", "sweep_two_workers": "2 workers"}
@@ -60,7 +66,7 @@ def report(run: dict[str, Any]) -> str:
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['system']}.",
         f"Load: ghz, {run['calls']} ExecuteAction calls per figure (fake provider,",
         f"10-message conversation), concurrency {run['concurrency']}, 8 connections;",
-        "ExecuteAction vs echo from `bench/rpc_throughput.py` (Python client).",
+        "the hot-path ratios from `bench/hotpath.py` (Python client, see below).",
         "",
         "| ratio (throughput) | measured |",
         "|---|---|",
@@ -80,10 +86,52 @@ def report(run: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def hotpath_report(hot: dict[str, Any]) -> str:
+    rounds = len(hot["rounds"])
+    lines = [
+        "## The hot path (`bench/hotpath.py`)",
+        "",
+        f"Each figure over {rounds} rounds of {hot['calls']} calls (RunFlow and the openai",
+        f"figures: half as many), concurrency {hot['concurrency']}; every round measures every",
+        "figure, so a ratio never mixes two moments of the machine. One process per",
+        "server (botflow: `--workers 1`, default log level, JSON logs), one client process.",
+        "",
+        "| figure | median | spread (min - max) | goal | met |",
+        "|---|---|---|---|---|",
+    ]
+    for name, f in hot["figures"].items():
+        met = "yes" if f["met"] else "no"
+        spread = f"{f['min']:.2f} - {f['max']:.2f}"
+        lines.append(f"| {name} | {f['median']:.2f} | {spread} | {f['goal']} | {met} |")
+    lines += ["", "| round | echo | ExecuteAction | RunFlow(10) | direct SDK | openai path |"]
+    lines += ["|---|---|---|---|---|---|"]
+    for number, r in enumerate(hot["rounds"], 1):
+        rates = (r["echo"], r["execute"], r["run_flow"], r["direct_sdk"], r["openai"])
+        lines.append(f"| {number} | " + " | ".join(f"{v:.0f}/s" for v in rates) + " |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def profiles() -> str:
+    """The two profile summaries, as captured."""
+    parts = ["## Where the botflow server's CPU goes (py-spy, under the hot-path load)", ""]
+    for title, path in (
+        ("Before the hot-path work", PROFILE_BEFORE),
+        ("After (this run)", PROFILE_AFTER),
+    ):
+        text = path.read_text() if path.exists() else "(not captured)\n"
+        parts += [f"### {title}", "", "```", text.rstrip(), "```", ""]
+    return "\n".join(parts)
+
+
 def main() -> None:
     run = json.loads(RESULTS.read_text())
     plot(run)
-    REPORT.write_text(report(run) + NOTES)
+    sections = [report(run)]
+    if HOTPATH.exists():
+        sections.append(hotpath_report(json.loads(HOTPATH.read_text())))
+    sections.append(profiles())
+    REPORT.write_text("\n".join(sections) + NOTES + HOTPATH_NOTES)
     print(f"wrote {REPORT.name} and {PLOT.name}")
 
 
@@ -98,6 +146,20 @@ NOTES = """
   processes take CPU), so "2 replicas behind nginx / 1 server" mixes the
   proxy's cost with the gain of a second replica; "2 replicas / 1 replica,
   both behind nginx" separates them.
+"""
+
+HOTPATH_NOTES = """
+- The hot-path figures are ratios of two things measured in the same round
+  on the same machine. "openai path" is ExecuteAction with the openai
+  provider against a minimal keep-alive HTTP/1.1 server answering a fixed
+  chat completion; "direct SDK" is `AsyncOpenAI.chat.completions.create`
+  against that same server from the client process. The p50 figure is the
+  difference of the two medians, one call at a time.
+- "asyncio (and grpc's C core it calls)" is mostly `Handle._run` running
+  grpc.aio's Cython callbacks: py-spy sees no Python frame below it, so the
+  C core's time (HTTP/2, completion queue) lands there. The openai SDK's
+  share (request transformation over typing annotations, its headers and
+  request building) is the SDK's own cost, paid by the direct call too.
 """
 
 

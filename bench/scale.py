@@ -1,14 +1,13 @@
 """Scaling figures in one run, as ratios: workers 2 vs 1, two replicas behind
-nginx vs one server, ExecuteAction vs a bare echo; and latency against
-concurrency for bench/plot.py.
+nginx vs one server; and latency against concurrency for bench/plot.py.
+(The hot-path ratios, ExecuteAction vs a bare echo among them, come from
+bench/hotpath.py.)
 
     make bench          (installs ghz, nginx and matplotlib first)
     .venv/bin/python bench/scale.py --ghz bench/.bin/ghz [--calls 6000]
 
 Load comes from ghz (a native gRPC load generator, so the client is not the
-Python process being measured) through FlowService's proto; the
-ExecuteAction-vs-echo ratio comes from the Python harness,
-bench/rpc_throughput.py, run as is. Everything is on loopback on the same
+Python process being measured) through FlowService's proto. Everything is on loopback on the same
 machine as the load generator, so absolute numbers say little; the ratios,
 measured minutes apart in one run, are the figures. Results go to
 bench/results/scale.json; bench/plot.py turns them into bench/RESULTS.md's
@@ -21,7 +20,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import shutil
 import socket
 import subprocess
@@ -167,18 +165,6 @@ def ghz(binary: str, target: str, calls: int, concurrency: int) -> dict[str, Any
     }
 
 
-def echo_ratio(calls: int) -> float:
-    """ExecuteAction / bare echo throughput, from bench/rpc_throughput.py."""
-    script = ROOT / "bench" / "rpc_throughput.py"
-    output = subprocess.run(
-        [sys.executable, str(script), "--calls", str(calls)], capture_output=True, text=True
-    ).stdout
-    print(output, end="")
-    match = re.search(r"median ratio ([0-9.]+)", output)
-    assert match, f"no ratio in rpc_throughput.py's output:\n{output}"
-    return float(match[1])
-
-
 def measure(ghz_binary: str, calls: int) -> dict[str, Any]:
     run: dict[str, Any] = {"machine": machine(), "calls": calls, "concurrency": CONCURRENCY}
     with botflow(1) as one:
@@ -195,7 +181,6 @@ def measure(ghz_binary: str, calls: int) -> dict[str, Any]:
         run["two_replicas_nginx"] = ghz(ghz_binary, proxy, calls, CONCURRENCY)
     with botflow(1) as a, nginx([a]) as proxy:
         run["one_replica_nginx"] = ghz(ghz_binary, proxy, calls, CONCURRENCY)
-    run["execute_vs_echo"] = echo_ratio(calls)
     run["ratios"] = ratios(run)
     return run
 
@@ -209,7 +194,6 @@ def ratios(run: dict[str, Any]) -> dict[str, float]:
         "2 replicas behind nginx / 1 server": rate("two_replicas_nginx") / rate("one_server"),
         "2 replicas behind nginx / 1 replica behind nginx": rate("two_replicas_nginx")
         / rate("one_replica_nginx"),
-        "ExecuteAction / bare echo": float(run["execute_vs_echo"]),
     }
 
 

@@ -4,7 +4,8 @@ client and print the result, then run the support triage example flow
 
 With OPENAI_API_KEY set the OpenAI calls go to OpenAI; without it, to the
 built-in `fake` provider (the action is scripted to be rate limited once, then
-answer; in the flow the fake echoes the contact's message as the category).
+answer; in the flow the fake classifies the contact's message by the words in
+it).
 """
 
 from __future__ import annotations

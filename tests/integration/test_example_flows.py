@@ -10,6 +10,7 @@ message, so the "LLM answer" is the contact's own words.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -90,9 +91,10 @@ class Backend:
     """The caller of RunFlow for one conversation: keeps variables and
     conversation between calls, like a customer-messaging backend."""
 
-    def __init__(self, stub: FlowServiceAsyncStub, flow: Flow) -> None:
+    def __init__(self, stub: FlowServiceAsyncStub, flow: Flow, deadline: float = DEADLINE) -> None:
         self.stub = stub
         self.flow = flow
+        self.deadline = deadline
         self.state = RunFlowRequest()
         self.events: list[RunFlowResponse] = []
 
@@ -106,7 +108,7 @@ class Backend:
             request.variables[name].CopyFrom(Value(text=text))
         if resume is not None:
             request.resume.CopyFrom(resume)
-        events = [event async for event in self.stub.RunFlow(request, timeout=DEADLINE)]
+        events = [event async for event in self.stub.RunFlow(request, timeout=self.deadline)]
         assert [event.sequence for event in events] == list(range(1, len(events) + 1))
         assert [event.HasField("finished") for event in events] == [False] * (len(events) - 1) + [
             True
@@ -164,6 +166,40 @@ async def _triage_started(bot: Backend, variables: dict[str, str] | None = None)
     return greeting
 
 
+def _triage_answer(intent: str, urgency: float, language: str) -> str:
+    return json.dumps({"intent": intent, "urgency": urgency, "language": language})
+
+
+def _classified(
+    issue: str, answer: str, intent: str, urgency: float, language: str, attempts: int = 1
+) -> list[Summary]:
+    """The events of a triage that classified `issue` (before routing)."""
+    return [
+        ("set", "ask issue", "issue", issue),
+        ("action", "classify", "SUCCEEDED", answer, attempts),
+        ("set", "classify", "triage", answer),
+        ("set", "classify", "category", intent),
+        ("set", "classify", "urgency", urgency),
+        ("set", "classify", "language", language),
+        ("set", "classify", "triage error", ""),
+    ]
+
+
+def _triage_variables(
+    issue: str, answer: str, intent: str, urgency: float, language: str
+) -> dict[str, object]:
+    return {
+        **TRIAGE_DEFAULTS,
+        "issue": issue,
+        "triage": answer,
+        "category": intent,
+        "urgency": urgency,
+        "language": language,
+        "triage error": "",
+        "tags": ["triaged"],
+    }
+
+
 @pytest.mark.parametrize(
     ("issue", "route", "reply"),
     [
@@ -188,34 +224,27 @@ async def _triage_started(bot: Backend, variables: dict[str, str] | None = None)
 async def test_support_triage_routes_the_issue(
     stub: FlowServiceAsyncStub, issue: str, route: str, reply: str
 ) -> None:
+    # No scripted reply: the fake answers the schema with the choice the
+    # message mentions (else the first), urgency 0.
     bot = Backend(stub, example("support_triage"))
     await _triage_started(bot)
     session = bot.finished.bot_session_id
+    answer = _triage_answer(route, 0, "English")
 
     assert await bot.answer("ask issue", issue) == [
-        ("set", "ask issue", "issue", issue),
-        ("action", "classify", "SUCCEEDED", issue, 1),
-        ("set", "classify", "category", issue),
-        ("set", "classify", "triage error", ""),
+        *_classified(issue, answer, route, 0, "English"),
         ("sent", route, reply),
         ("set", "tag", "tags", ["triaged"]),
-        (
-            "finished",
-            "tag",
-            "COMPLETED",
-            "",
-            {
-                **TRIAGE_DEFAULTS,
-                "issue": issue,
-                "category": issue,
-                "triage error": "",
-                "tags": ["triaged"],
-            },
-        ),
+        ("finished", "tag", "COMPLETED", "", _triage_variables(issue, answer, route, 0, "English")),
     ]
     # LAST_MESSAGE: the prompt and the contact's answer only, not the greeting.
     prompt = prompt_of(bot.flow, "classify")
-    assert bot.action_result().usage.prompt_tokens == words(prompt, issue)
+    result = bot.action_result()
+    assert result.usage.prompt_tokens == words(prompt, issue)
+    assert (result.provider, result.fallback_index) == ("fake", 0)
+    assert [(a.model, a.attempts, a.error) for a in result.provider_attempts] == [
+        ("gpt-4o-mini", 1, "")
+    ]
     assert bot.finished.bot_session_id == session
     assert bot.conversation() == [
         ("SENT", GREETING, session),
@@ -224,16 +253,105 @@ async def test_support_triage_routes_the_issue(
     ]
 
 
+async def test_support_triage_urgent_issue_in_another_language(
+    stub: FlowServiceAsyncStub,
+) -> None:
+    """A number output branches with "greater than", a one-of output with
+    "different from"; the variables hold the choices as the flow spells them."""
+    scripted = '{"intent": "DELIVERY", "urgency": 5, "language": " spanish "}'
+    bot = Backend(stub, example("support_triage", reply=scripted))
+    await _triage_started(bot)
+    issue = "Mi pedido no ha llegado y lo necesito hoy"
+    urgent = "Understood, this is urgent. An agent is picking it up now."
+
+    assert await bot.answer("ask issue", issue) == [
+        *_classified(issue, scripted, "delivery", 5, "Spanish"),
+        ("sent", "urgent", urgent),
+        ("note", "urgent note", f"Urgent delivery issue (urgency 5): {issue}"),
+        (
+            "note",
+            "language note",
+            "The contact writes in Spanish: route to an agent who speaks it.",
+        ),
+        ("set", "tag", "tags", ["triaged"]),
+        (
+            "finished",
+            "tag",
+            "COMPLETED",
+            "",
+            _triage_variables(issue, scripted, "delivery", 5, "Spanish"),
+        ),
+    ]
+
+
+async def test_support_triage_a_bad_structured_answer_writes_nothing(
+    stub: FlowServiceAsyncStub,
+) -> None:
+    bot = Backend(
+        stub,
+        example(
+            "support_triage", reply='{"intent": "refund", "urgency": 2, "language": "English"}'
+        ),
+    )
+    await _triage_started(bot)
+    error = 'BadResponse: the structured answer\'s field "intent" is not one of its 3 choices'
+
+    events = await bot.answer("ask issue", "I want my money back")
+    assert events[:3] == [
+        ("set", "ask issue", "issue", "I want my money back"),
+        ("action", "classify", "BAD_RESPONSE", error, 1),
+        ("set", "classify", "triage error", error),
+    ]
+    assert events[3] == ("sent", "triage failed", "Thanks! An agent will get back to you shortly.")
+    assert set(bot.finished.variables) == {"contact name", "issue", "triage error"}
+
+
+async def test_support_triage_falls_back_when_the_primary_is_out_of_quota(
+    stub: FlowServiceAsyncStub,
+) -> None:
+    flow = example("support_triage", fail="quota")
+    (classify,) = [b for b in flow.blocks if b.id == "classify"]
+    answer = _triage_answer("billing", 2, "English")
+    classify.openai.fallbacks[0].provider_options["reply"] = answer
+    bot = Backend(stub, flow)
+    await _triage_started(bot)
+    issue = "Why was I charged twice?"
+
+    events = await bot.answer("ask issue", issue)
+    assert events[:7] == _classified(issue, answer, "billing", 2, "English", attempts=2)
+    result = bot.action_result()
+    assert (result.provider, result.fallback_index, result.attempts) == ("fake", 1, 2)
+    assert [
+        (a.model, a.attempts, ErrorKind.Name(a.error_kind), a.error)
+        for a in result.provider_attempts
+    ] == [
+        (
+            "gpt-4o-mini",
+            1,
+            "ERROR_KIND_QUOTA_EXCEEDED",
+            "QuotaExceeded: the account is out of quota (HTTP 429)",
+        ),
+        ("gpt-4.1-mini", 1, "ERROR_KIND_UNSPECIFIED", ""),
+    ]
+
+
 async def test_support_triage_openai_failure_hands_over_with_a_note(
     stub: FlowServiceAsyncStub,
 ) -> None:
-    bot = Backend(stub, example("support_triage", fail="timeout,timeout,timeout"))
+    # The fallback (same provider, another model) takes the same options, so
+    # the same scripted failures: the text names both.
+    # Each provider may use half the time left: 60 s leave 15 s per attempt.
+    bot = Backend(stub, example("support_triage", fail="timeout,timeout,timeout"), 60.0)
     await _triage_started(bot, {"contact name": "Ana"})
-    error = "Timeout: no answer within 15000 ms (3 attempts)"
+    error = (
+        "Timeout: 2 providers failed: "
+        "[primary fake/gpt-4o-mini] Timeout: no answer within 15000 ms (3 attempts); "
+        "[fallback 1 fake/gpt-4.1-mini] Timeout: no answer within 15000 ms (3 attempts)"
+    )
 
     assert await bot.answer("ask issue", "I was charged twice") == [
         ("set", "ask issue", "issue", "I was charged twice"),
-        ("action", "classify", "TIMEOUT", error, 3),
+        ("action", "classify", "TIMEOUT", error, 6),
         ("set", "classify", "triage error", error),
         ("sent", "triage failed", "Thanks! An agent will get back to you shortly."),
         ("note", "handover note", f"Automatic triage failed ({error}). Issue: I was charged twice"),

@@ -21,7 +21,13 @@ from botflow.v1.flow_service_pb2 import RunFlowRequest, RunFlowResponse
 TRIAGE = str(Path(__file__).resolve().parents[2] / "examples" / "flows" / "support_triage.json")
 SERVE_ARGS = ("--port", "0", "--host", "127.0.0.1", "--providers", "fake")
 DELIVERY = "Got it, a delivery question. Please have your order number ready."
-TIMEOUT_ERROR = "Timeout: no answer within 15000 ms (3 attempts)"
+# The triage action falls back to a second model at the same provider, which
+# takes the same scripted failures.
+TIMEOUT_ERROR = (
+    "Timeout: 2 providers failed: "
+    "[primary fake/gpt-4o-mini] Timeout: no answer within 15000 ms (3 attempts); "
+    "[fallback 1 fake/gpt-4.1-mini] Timeout: no answer within 15000 ms (3 attempts)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -98,19 +104,27 @@ def test_triage_start_then_resume_with_state_file(target: str, tmp_path: Path) -
         "--answer",
         answer,
     )
+    # The fake's structured answer: the choice the message mentions, urgency 0.
+    triage = '{"intent": "delivery", "urgency": 0, "language": "English"}'
     assert lines(second) == [
         f"#1   [ask issue] issue = '{answer}'",
         "#2   [classify] action succeeded after 1 attempt(s)",
-        f"#3   [classify] category = '{answer}'",
-        "#4   [classify] triage error = ''",
-        f"#5   [delivery] bot says: {DELIVERY}",
-        "#6   [tag] tags = 'triaged'",
-        "#7   [tag] finished: COMPLETED after 4 step(s)",
-        f"     category = '{answer}'",
+        f"#3   [classify] triage = '{triage}'",
+        "#4   [classify] category = 'delivery'",
+        "#5   [classify] urgency = '0'",
+        "#6   [classify] language = 'English'",
+        "#7   [classify] triage error = ''",
+        f"#8   [delivery] bot says: {DELIVERY}",
+        "#9   [tag] tags = 'triaged'",
+        "#10  [tag] finished: COMPLETED after 5 step(s)",
+        "     category = 'delivery'",
         "     contact name = 'there'",
         f"     issue = '{answer}'",
+        "     language = 'English'",
         "     tags = 'triaged'",
+        f"     triage = '{triage}'",
         "     triage error = ''",
+        "     urgency = '0'",
     ]
     kept = json_format.Parse(state.read_text(), RunFlowRequest())
     assert kept.conversation.current_bot_session_id == session
@@ -168,7 +182,7 @@ def test_provider_option_scripts_the_fake_provider(target: str) -> None:
         "classify",
         ErrorKind.ERROR_KIND_TIMEOUT,
         TIMEOUT_ERROR,
-        3,
+        6,
     )
     assert [(e.block_id, e.WhichOneof("event")) for e in events[2:]] == [
         ("classify", "variable_changed"),

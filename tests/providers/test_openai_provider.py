@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -585,6 +586,36 @@ async def test_one_pool_for_all_tokens_and_base_urls(monkeypatch: pytest.MonkeyP
     # ...and sequential calls to one host reused one keep-alive connection.
     assert first.chat_requests[0].client_port == first.chat_requests[1].client_port
     assert second.chat_requests[0].client_port == second.chat_requests[1].client_port
+
+
+async def test_no_client_is_built_per_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Token and timeout travel on each request; a client is derived once per
+    base URL, not once per call."""
+    built: list[str] = []
+    original_init = openai.AsyncOpenAI.__init__
+
+    def counting_init(self: openai.AsyncOpenAI, *args: Any, **kwargs: Any) -> None:
+        built.append(str(kwargs.get("base_url")))
+        original_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(openai.AsyncOpenAI, "__init__", counting_init)
+    provider = OpenAIProvider(provider_context(egress=LOOPBACK_ALLOWED))
+    try:
+        async with OpenAIStub() as first, OpenAIStub() as second:
+            for n in range(6):
+                base_url = (first, second)[n % 2].base_url
+                timed = replace(chat_request(base_url, token=f"sk-call-{n}"), timeout=1.5 + n)
+                assert (await provider.complete(timed)).text
+    finally:
+        await provider.aclose()
+
+    # The base client and one client per base URL: three, for six calls.
+    assert len(built) == 3
+    assert sorted(built[1:]) == sorted([first.base_url, second.base_url])
+    sent = sorted(first.chat_requests + second.chat_requests, key=lambda r: r.arrived)
+    assert [r.bearer for r in sent] == [f"sk-call-{n}" for n in range(6)]
+    assert [r.headers["x-stainless-read-timeout"] for r in sent] == [str(1.5 + n) for n in range(6)]
+    assert [r in first.chat_requests for r in sent] == [True, False] * 3
 
 
 # -- retry-after parsing ----------------------------------------------------------

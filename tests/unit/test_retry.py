@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from botflow.providers import retry
 from botflow.providers.base import ChatMessage, Completion, CompletionRequest, Usage
 from botflow.providers.errors import (
     BadRequestError,
@@ -336,3 +337,60 @@ async def test_an_unexpected_exception_is_not_chained_either() -> None:
     assert outcome.error is not None
     assert outcome.error.__cause__ is None
     assert outcome.error.__context__ is None
+
+
+class NoRetryMachinery:
+    """Stands in for tenacity's loop where a test proves it is never built."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        raise AssertionError("the retry machinery was built")
+
+
+@pytest.mark.parametrize("first", ["ok", BadRequestError("no")])
+async def test_a_first_attempt_that_settles_the_call_builds_no_retry_loop(
+    monkeypatch: pytest.MonkeyPatch, first: Step
+) -> None:
+    monkeypatch.setattr(retry, "AsyncRetrying", NoRetryMachinery)
+    provider = ScriptedProvider(first)
+    outcome = await complete_with_retries(provider, REQUEST, RetryPolicy(), sleep=SleepRecorder())
+    assert outcome.attempts == 1
+    assert (outcome.completion is None) == isinstance(first, ProviderError)
+
+
+async def test_a_retryable_first_failure_enters_the_retry_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(retry, "AsyncRetrying", NoRetryMachinery)
+    with pytest.raises(AssertionError, match="retry machinery"):
+        await complete_with_retries(
+            ScriptedProvider(ServerError("a")), REQUEST, RetryPolicy(), sleep=SleepRecorder()
+        )
+
+
+async def test_every_attempt_is_numbered_once_in_order() -> None:
+    provider = ScriptedProvider(ServerError("a"), RateLimitedError("b", retry_after=0.5), "ok")
+    sleep = SleepRecorder()
+    outcome = await complete_with_retries(
+        provider, REQUEST, RetryPolicy(), sleep=sleep, rng=lambda: 1.0
+    )
+    assert [r.attempt for r in provider.requests] == [1, 2, 3]
+    assert outcome.attempts == 3
+    # Full jitter's ceiling before retry 1, then the provider's retry-after.
+    assert sleep.waits == pytest.approx([RetryPolicy().backoff_initial, 0.5])
+
+
+async def test_the_deadline_stops_a_later_retry_too() -> None:
+    # The second failure's retry-after (2 s) would pass the deadline (1 s away).
+    provider = ScriptedProvider(ServerError("a"), RateLimitedError("b", retry_after=2.0), "ok")
+    sleep = SleepRecorder()
+    outcome = await complete_with_retries(
+        provider,
+        REQUEST,
+        RetryPolicy(),
+        deadline=time.monotonic() + 1.0,
+        sleep=sleep,
+        rng=lambda: 0.0,
+    )
+    assert isinstance(outcome.error, RateLimitedError)
+    assert outcome.attempts == 2
+    assert sleep.waits == [0.0]

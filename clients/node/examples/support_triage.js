@@ -30,7 +30,7 @@ function describe(event) {
 async function main() {
   const flow = JSON.parse(fs.readFileSync('examples/flows/support_triage.json', 'utf8'));
   for (const block of flow.blocks) {
-    if (block.openai) block.openai.provider = 'fake'; // echoes the contact's last message
+    if (block.openai) block.openai.provider = 'fake'; // classifies by the words it finds
   }
   const client = new BotflowClient(target);
   try {

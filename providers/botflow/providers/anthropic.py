@@ -4,8 +4,9 @@
   is the one retry loop. 429 and 529 (overloaded) are retried there, honouring
   `retry-after`.
 - One pool for every call: the context's egress-enforcing client behind one
-  base `AsyncAnthropic`; each call derives a client with the request's key
-  (`with_options` reuses the same pool).
+  base `AsyncAnthropic`. No call builds a client: the key and the timeout go
+  on the request, and a client is derived once per base URL (`with_options`
+  reuses the same pool; see `botflow.providers.sdk_clients`).
 - The server's environment does not steer calls: the key always comes from the
   request and goes in `x-api-key` (never `ANTHROPIC_API_KEY`, a profile, or an
   `Authorization` line of `ANTHROPIC_CUSTOM_HEADERS`), the base URL from the
@@ -14,6 +15,9 @@
   consecutive messages of the same role are merged (the API wants user and
   assistant to alternate); `max_tokens`, which the API requires, defaults to
   `ANTHROPIC_MAX_TOKENS` (setting `max_tokens` overrides it).
+- Structured answers (`request.output_schema`): one tool whose
+  `input_schema` is the schema, and `tool_choice` forcing the model to call
+  it; the call's input, as JSON text, is the answer (checked by the server).
 - Answers are capped like every provider's (`ProviderContext.transport`) and
   parsed here, not by the SDK; error details are botflow's, never the API's
   message (a 401 message may quote the key).
@@ -23,13 +27,16 @@ Settings (`BOTFLOW_PROVIDER_ANTHROPIC_<KEY>`): `BASE_URL`, `MODEL`, `MAX_TOKENS`
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Mapping
+from typing import cast
 
 import anthropic
 import httpx2
-from anthropic.types import MessageParam
+from anthropic.types import MessageParam, ToolChoiceToolParam, ToolParam
+from anthropic.types.tool_param import InputSchema
 
 from botflow.providers import defaults
 from botflow.providers.base import (
@@ -61,6 +68,7 @@ from botflow.providers.http_checks import (
     transport_error,
 )
 from botflow.providers.retry_after import parse_retry_after
+from botflow.providers.sdk_clients import ClientsByBaseUrl
 
 # Keeps the SDK from reading ANTHROPIC_API_KEY or a profile into the base client,
 # which never sends a request itself.
@@ -90,6 +98,7 @@ class AnthropicProvider:
         self._context = context
         self._http: httpx2.AsyncClient | None = None
         self._base: anthropic.AsyncAnthropic | None = None
+        self._clients = ClientsByBaseUrl(self._derived_client)
 
     def _base_client(self) -> anthropic.AsyncAnthropic:
         if self._base is None:
@@ -102,6 +111,9 @@ class AnthropicProvider:
             )
         return self._base
 
+    def _derived_client(self, base_url: str) -> anthropic.AsyncAnthropic:
+        return self._base_client().with_options(base_url=base_url, max_retries=0)
+
     async def complete(self, request: CompletionRequest) -> Completion:
         if not request.token:
             raise MissingParameterError("the token is empty")
@@ -110,9 +122,7 @@ class AnthropicProvider:
         base_url = request.base_url or self.default_base_url
         check_base_url(base_url)
         system, messages = split_messages(request.messages)
-        client = self._base_client().with_options(
-            api_key=request.token, base_url=base_url, timeout=request.timeout, max_retries=0
-        )
+        client = self._clients.get(base_url)
         error: ProviderError
         try:
             raw = await client.messages.with_raw_response.create(
@@ -122,13 +132,19 @@ class AnthropicProvider:
                 system=system if system else anthropic.omit,
                 # Not a keyword of this SDK's create(); the API still takes it.
                 extra_body=_sampling(request),
+                tools=_tools(request),
+                tool_choice=_tool_choice(request),
                 extra_headers={"x-api-key": request.token, "Authorization": anthropic.omit},
+                timeout=request.timeout,
             )
             body = await raw.read()
         except Exception as exc:  # CancelledError is a BaseException and passes
             error = _map_error(exc, request)
         else:
-            return _completion(parse_document(body))
+            document = parse_document(body)
+            if request.output_schema is not None:
+                return _structured(document, request.output_schema.name)
+            return _completion(document)
         log.debug(
             "anthropic attempt failed",
             extra={"kind": error.kind, "status": error.status, "attempt": request.attempt},
@@ -140,6 +156,7 @@ class AnthropicProvider:
 
     async def aclose(self) -> None:
         http, self._http, self._base = self._http, None, None
+        self._clients.clear()
         if http is not None:
             await http.aclose()
 
@@ -219,6 +236,63 @@ def _completion(document: object) -> Completion:
         model=model if isinstance(model, str) else "",
         finish_reason=_FINISH.get(stop, stop) if isinstance(stop, str) else "",
     )
+
+
+def _tools(request: CompletionRequest) -> list[ToolParam] | anthropic.Omit:
+    """A structured answer is asked for as one tool whose input is the schema."""
+    if request.output_schema is None:
+        return anthropic.omit
+    schema = dict(request.output_schema.schema)
+    return [
+        {
+            "name": request.output_schema.name,
+            "description": "Record the answer. Call it exactly once.",
+            "input_schema": cast(InputSchema, schema),
+        }
+    ]
+
+
+def _tool_choice(request: CompletionRequest) -> ToolChoiceToolParam | anthropic.Omit:
+    """The model must call that tool: its input is the answer."""
+    if request.output_schema is None:
+        return anthropic.omit
+    return {"type": "tool", "name": request.output_schema.name}
+
+
+def _structured(document: object, tool: str) -> Completion:
+    """The forced tool call's input, as JSON text, is the answer."""
+    if not isinstance(document, dict):
+        raise MalformedResponseError("the provider's answer is not a message")
+    blocks = document.get("content")
+    if not isinstance(blocks, list):
+        raise MalformedResponseError("the provider's answer has no content")
+    stop = document.get("stop_reason")
+    calls = [
+        field_of(b, "input")
+        for b in blocks
+        if field_of(b, "type") == "tool_use" and field_of(b, "name") == tool
+    ]
+    if not calls:
+        if stop == "refusal":
+            raise ProviderError("the model refused to answer")
+        if stop in ("max_tokens", "model_context_window_exceeded"):
+            # Cut before the call: an empty answer the server reports as such.
+            return _completion(document)
+        raise MalformedResponseError("the provider's answer has no structured answer")
+    model = document.get("model")
+    return Completion(
+        text=json.dumps(calls[0], ensure_ascii=False),
+        usage=_usage(document.get("usage")),
+        model=model if isinstance(model, str) else "",
+        finish_reason=_tool_finish(stop),
+    )
+
+
+def _tool_finish(stop: object) -> str:
+    """A forced tool call ends with "tool_use": the answer is complete."""
+    if stop == "tool_use":
+        return FINISH_STOP
+    return _FINISH.get(stop, stop) if isinstance(stop, str) else ""
 
 
 def _usage(usage: object) -> Usage:

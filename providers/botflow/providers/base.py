@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from botflow.providers import defaults
 
@@ -32,6 +32,24 @@ class ChatMessage:
 
 
 @dataclass(frozen=True)
+class OutputSchema:
+    """A structured answer: one JSON object matching `schema`.
+
+    `schema` is a JSON Schema of an object whose properties are all required
+    and that allows no other properties (the shape OpenAI's strict structured
+    outputs accept): each property is a string, a number, an array of
+    strings, or a string with an `enum`, and may have a `description`.
+    `name` is a plain identifier a provider can use as the schema's or tool's
+    name. The provider answers with the object as JSON text; the server
+    checks it against the fields, so a provider that cannot ask for a schema
+    may still answer in JSON.
+    """
+
+    name: str
+    schema: Mapping[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
 class CompletionRequest:
     """One attempt's input. `token` and messages are kept out of repr()."""
 
@@ -46,6 +64,8 @@ class CompletionRequest:
     timeout: float = defaults.DEFAULT_ATTEMPT_TIMEOUT
     # 1 for the first attempt; lets scripted providers vary per attempt.
     attempt: int = 1
+    # Set when the action names output fields: answer with JSON matching it.
+    output_schema: OutputSchema | None = None
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,10 @@
 A product feature for tests in any language. It reads the action's
 `provider_options` (already rendered as templates by the server):
 
-- `reply`: the answer; default echoes the last `user` message.
+- `reply`: the answer; default echoes the last `user` message. With a
+  structured answer (`request.output_schema`) the reply is the JSON text;
+  without one the default is a schema-valid object built from the last
+  `user` message (see `structured_default`).
 - `latency_ms`: how long each attempt takes before answering or failing;
   `inf` (or more than a year) never answers, NaN, negatives and text are 0.
 - `fail`: comma-separated outcomes of successive attempts (`timeout`,
@@ -20,8 +23,11 @@ A product feature for tests in any language. It reads the action's
 from __future__ import annotations
 
 import asyncio
+import json
 import math
+import re
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from botflow.providers import defaults
 from botflow.providers.base import (
@@ -30,6 +36,7 @@ from botflow.providers.base import (
     Completion,
     CompletionRequest,
     OptionProblem,
+    OutputSchema,
     Usage,
 )
 from botflow.providers.context import ProviderContext
@@ -104,6 +111,38 @@ def _echo(messages: tuple[ChatMessage, ...]) -> str:
     return ""
 
 
+def _mentions(text: str, choice: str) -> bool:
+    """Whether `choice` appears in `text` as a whole word (case ignored)."""
+    words = choice.strip()
+    if not words:
+        return False
+    return re.search(rf"(?<!\w){re.escape(words)}(?!\w)", text, re.IGNORECASE) is not None
+
+
+def _default_value(prop: Mapping[str, Any], said: str) -> object:
+    kind = prop.get("type")
+    choices = prop.get("enum")
+    if isinstance(choices, list) and choices:
+        mentioned = [c for c in choices if isinstance(c, str) and _mentions(said, c)]
+        return mentioned[0] if mentioned else choices[0]
+    if kind == "number":
+        return 0
+    if kind == "array":
+        return []
+    return said
+
+
+def structured_default(schema: OutputSchema, messages: tuple[ChatMessage, ...]) -> str:
+    """A deterministic answer matching `schema`, from the last user message:
+    a field with choices takes the first choice that the message mentions as
+    a whole word (case ignored), else the first choice; a text field the
+    message itself; a number 0; a list no items."""
+    said = _echo(messages)
+    properties = schema.schema.get("properties", {})
+    answer = {name: _default_value(prop, said) for name, prop in properties.items()}
+    return json.dumps(answer, ensure_ascii=False)
+
+
 class FakeProvider:
     name = "fake"
     declared_model = defaults.FAKE_DEFAULT_MODEL
@@ -128,7 +167,7 @@ class FakeProvider:
             raise ProviderTimeoutError(f"no answer within {round(request.timeout * 1000)} ms")
         if outcome in _FAILURES:
             raise _FAILURES[outcome]()
-        text = options["reply"] if "reply" in options else _echo(request.messages)
+        text = options["reply"] if "reply" in options else self._default(request)
         prompt_tokens = sum(_count_tokens(m.content) for m in request.messages)
         completion_tokens = _count_tokens(text)
         usage = Usage(prompt_tokens, completion_tokens, prompt_tokens + completion_tokens)
@@ -136,6 +175,12 @@ class FakeProvider:
         return Completion(
             text=text, usage=usage, model=request.model or self.default_model, finish_reason=finish
         )
+
+    @staticmethod
+    def _default(request: CompletionRequest) -> str:
+        if request.output_schema is not None:
+            return structured_default(request.output_schema, request.messages)
+        return _echo(request.messages)
 
     async def aclose(self) -> None:
         return None

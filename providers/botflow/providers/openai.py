@@ -5,10 +5,12 @@
 - One connection pool for every call, token and base URL: a single
   `httpx2.AsyncClient` (the SDK's `DefaultAsyncHttpxClient`, so the SDK's
   timeouts and limits apply) is created on first use and wrapped by one base
-  `AsyncOpenAI` client. Each call derives a client with
-  `base.with_options(api_key=..., base_url=..., timeout=...)`, which copies a
-  few settings and reuses that same `httpx2.AsyncClient`: no new pool or TLS
-  context per call. `aclose()` closes the pool.
+  `AsyncOpenAI` client. No call builds a client: the token goes on the
+  request (its `Authorization` or `api-key` header), and so does the timeout
+  (`timeout=`); the base URL picks one of a few clients derived once per base
+  URL (`with_options(base_url=...)`, which reuses that same
+  `httpx2.AsyncClient`; see `botflow.providers.sdk_clients`). `aclose()`
+  closes the pool.
 - Every connection goes through the egress policy (`botflow.providers.egress`):
   a `base_url` that resolves to a refused address fails with `Blocked` before
   any connection is made. Redirects are not followed at all.
@@ -36,6 +38,10 @@
   (api.openai.com) and Azure OpenAI, whose o-series and gpt-5 models refuse
   `max_tokens`; as `max_tokens` to other OpenAI-compatible servers, most of
   which know only that. The provider option `max_tokens_field` overrides.
+- Structured answers (`request.output_schema`) are asked for with
+  `response_format` `json_schema`, `strict: true`; the answer is the
+  message's content (the JSON text), checked by the server. A refusal
+  (`message.refusal`) is a ProviderError.
 - Azure OpenAI: a base URL on `*.openai.azure.com` or
   `*.cognitiveservices.azure.com`, or the option `api_version`, selects it.
   The call goes to `/openai/deployments/<deployment>/chat/completions` with
@@ -58,6 +64,7 @@ from dataclasses import dataclass
 import httpx2
 import openai
 from openai.types.chat import ChatCompletionMessageParam
+from openai.types.chat.completion_create_params import ResponseFormat
 
 from botflow.providers import defaults
 from botflow.providers.base import (
@@ -87,6 +94,7 @@ from botflow.providers.http_checks import (
     transport_error,
 )
 from botflow.providers.retry_after import parse_retry_after
+from botflow.providers.sdk_clients import ClientsByBaseUrl
 
 DEFAULT_BASE_URL = defaults.OPENAI_BASE_URL
 MAX_TOKENS_FIELDS = ("max_tokens", "max_completion_tokens")
@@ -96,9 +104,9 @@ _AZURE_HOST_SUFFIXES = (".openai.azure.com", ".cognitiveservices.azure.com")
 # An Azure deployment name and an api-version go into the URL as they are.
 _URL_WORD = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
-# The base client never sends a request: every call goes through a copy made
-# with the request's token. A placeholder keeps the SDK from reading
-# OPENAI_API_KEY into it.
+# The clients' own key is never sent: every call carries the request's token
+# in a header of its own, which wins. A placeholder keeps the SDK from reading
+# OPENAI_API_KEY into them.
 _BASE_CLIENT_KEY = "botflow-unused-placeholder"
 _PROVIDER_CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
@@ -119,6 +127,7 @@ class OpenAIProvider:
         self._context = context
         self._http: httpx2.AsyncClient | None = None
         self._base: openai.AsyncOpenAI | None = None
+        self._clients = ClientsByBaseUrl(self._derived_client)
 
     def _base_client(self) -> openai.AsyncOpenAI:
         """The one base client and its pool, created on first use."""
@@ -133,6 +142,9 @@ class OpenAIProvider:
             )
         return self._base
 
+    def _derived_client(self, base_url: str) -> openai.AsyncOpenAI:
+        return self._base_client().with_options(base_url=base_url, max_retries=0)
+
     def check_options(self, options: Mapping[str, str]) -> list[OptionProblem]:
         return check_options(options)
 
@@ -144,21 +156,18 @@ class OpenAIProvider:
             # httpx2 would refuse it on every attempt, as a connection failure.
             raise BadRequestError("the token contains characters an HTTP header cannot carry")
         target = _target(request, request.base_url or self.default_base_url)
-        client = self._base_client().with_options(
-            api_key=request.token,
-            base_url=target.base_url,
-            timeout=request.timeout,
-            max_retries=0,
-        )
+        client = self._clients.get(target.base_url)
         error: ProviderError
         try:
             raw = await client.chat.completions.with_raw_response.create(
                 model=request.model,
                 messages=[_message(m) for m in request.messages],
                 temperature=openai.omit if request.temperature is None else request.temperature,
+                response_format=_response_format(request),
                 extra_headers={**_auth_headers(target, request.token), **_OMITTED_HEADERS},
                 extra_query=target.query,
                 extra_body=_token_limit(request, target),
+                timeout=request.timeout,
             )
         except Exception as exc:  # CancelledError is a BaseException and passes
             error = _map_error(exc, request)
@@ -172,6 +181,7 @@ class OpenAIProvider:
 
     async def aclose(self) -> None:
         http, self._http, self._base = self._http, None, None
+        self._clients.clear()
         if http is not None:
             await http.aclose()
 
@@ -241,6 +251,20 @@ def _auth_headers(target: _Target, token: str) -> dict[str, str]:
         return {"api-key": token, "Authorization": openai.omit}  # type: ignore[dict-item]
     # Wins over any Authorization from OPENAI_CUSTOM_HEADERS.
     return {"Authorization": f"Bearer {token}"}
+
+
+def _response_format(request: CompletionRequest) -> ResponseFormat | openai.Omit:
+    """Structured outputs: the answer must match the schema (strict mode)."""
+    if request.output_schema is None:
+        return openai.omit
+    return {
+        "type": "json_schema",
+        "json_schema": {
+            "name": request.output_schema.name,
+            "strict": True,
+            "schema": dict(request.output_schema.schema),
+        },
+    }
 
 
 def _token_limit(request: CompletionRequest, target: _Target) -> dict[str, object] | None:

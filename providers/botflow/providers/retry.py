@@ -8,6 +8,9 @@
 - The whole loop never outlives `deadline` (the caller's gRPC deadline): each
   attempt's timeout is clipped to the time left, and no attempt starts when the
   wait before it would leave less than `min_attempt_time`.
+- The first attempt runs without tenacity: most calls succeed at once, and
+  building its loop costs several times a plain call. Only a retryable
+  failure enters tenacity, whose `stop` and `wait` combinators decide the rest.
 - Every error leaves here without its exception chain (`__cause__`,
   `__context__`, traceback): an SDK exception in it holds the request and its
   Authorization header, so no provider has to remember to raise outside
@@ -22,7 +25,16 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_exponential,
+)
+from tenacity.stop import stop_base
+from tenacity.wait import wait_base
 
 from botflow.providers.base import Completion, CompletionRequest, Provider
 from botflow.providers.defaults import (
@@ -62,42 +74,30 @@ class CallOutcome:
     elapsed: float
 
 
-class _Schedule:
-    """Decides each wait once, so `stop` and `wait` agree on the same value."""
+class wait_full_jitter(wait_exponential):  # noqa: N801 - tenacity's naming
+    """Uniform in [0, min(maximum, initial * 2**(n-1))] before retry n:
+    tenacity's `wait_random_exponential`, with the random source injectable."""
 
-    def __init__(
-        self, policy: RetryPolicy, deadline: float | None, rng: Callable[[], float]
-    ) -> None:
-        self.policy = policy
-        self.deadline = deadline
+    def __init__(self, initial: float, maximum: float, rng: Callable[[], float]) -> None:
+        super().__init__(multiplier=initial, max=maximum)
         self._rng = rng
-        self._waits: dict[int, float] = {}
 
-    def wait(self, state: RetryCallState) -> float:
-        number = state.attempt_number
-        if number not in self._waits:
-            self._waits[number] = self._compute(number, _last_error(state))
-        return self._waits[number]
+    def __call__(self, retry_state: RetryCallState) -> float:
+        return float(self._rng() * super().__call__(retry_state))
 
-    def _compute(self, number: int, error: ProviderError | None) -> float:
-        policy = self.policy
+
+class wait_retry_after_or(wait_base):  # noqa: N801 - tenacity's naming
+    """The provider's retry-after (capped at `cap`) when it said one, else `fallback`."""
+
+    def __init__(self, cap: float, fallback: wait_base) -> None:
+        self._cap = cap
+        self._fallback = fallback
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        error = _last_error(retry_state)
         if error is not None and error.retry_after is not None:
-            return max(0.0, min(error.retry_after, policy.max_retry_after))
-        ceiling = min(policy.backoff_max, policy.backoff_initial * 2 ** (number - 1))
-        return float(self._rng() * ceiling)
-
-    def stop(self, state: RetryCallState) -> bool:
-        if state.attempt_number >= self.policy.max_attempts:
-            return True
-        if self.deadline is None:
-            return False
-        left = self.deadline - time.monotonic()
-        return left - self.wait(state) < self.policy.min_attempt_time
-
-    def attempt_timeout(self) -> float:
-        if self.deadline is None:
-            return self.policy.attempt_timeout
-        return max(0.0, min(self.policy.attempt_timeout, self.deadline - time.monotonic()))
+            return max(0.0, min(error.retry_after, self._cap))
+        return self._fallback(retry_state)
 
 
 def _last_error(state: RetryCallState) -> ProviderError | None:
@@ -105,6 +105,23 @@ def _last_error(state: RetryCallState) -> ProviderError | None:
         return None
     error = state.outcome.exception()
     return error if isinstance(error, ProviderError) else None
+
+
+def _attempt_timeout(policy: RetryPolicy, deadline: float | None) -> float:
+    """The policy's timeout, clipped to the time left before `deadline`."""
+    if deadline is None:
+        return policy.attempt_timeout
+    return max(0.0, min(policy.attempt_timeout, deadline - time.monotonic()))
+
+
+def _stop(policy: RetryPolicy, deadline: float | None) -> stop_base:
+    """Out of attempts, or the wait would leave less than `min_attempt_time`
+    before the deadline (tenacity counts from when its loop starts: now)."""
+    attempts = stop_after_attempt(policy.max_attempts)
+    if deadline is None:
+        return attempts
+    budget = deadline - policy.min_attempt_time - time.monotonic()
+    return attempts | stop_before_delay(budget)
 
 
 def _is_retryable(error: BaseException) -> bool:
@@ -148,24 +165,54 @@ async def complete_with_retries(
 ) -> CallOutcome:
     """Run `request` through `provider` under `policy`; never raises ProviderError.
 
-    `deadline` is a time.monotonic() value. Cancellation propagates.
+    `deadline` is a time.monotonic() value. Cancellation propagates. The
+    first attempt runs on its own: one that succeeds, or fails for good,
+    never builds the retry machinery.
     """
-    schedule = _Schedule(policy, deadline, rng)
+    started = time.monotonic()
+    first = replace(request, attempt=1, timeout=_attempt_timeout(policy, deadline))
+    try:
+        completion = await _one_attempt(provider, first)
+    except ProviderError as failure:
+        error = _unchained(failure)
+    else:
+        return CallOutcome(completion, None, 1, time.monotonic() - started)
+    if not _is_retryable(error) or policy.max_attempts <= 1:
+        return CallOutcome(None, error, 1, time.monotonic() - started)
+    return await _retried(provider, request, policy, error, deadline, sleep, rng, started)
+
+
+async def _retried(
+    provider: Provider,
+    request: CompletionRequest,
+    policy: RetryPolicy,
+    first_error: ProviderError,
+    deadline: float | None,
+    sleep: Callable[[float], Awaitable[None]],
+    rng: Callable[[], float],
+    started: float,
+) -> CallOutcome:
+    """Attempts 2.. under tenacity. Its attempt 1 is the failed first attempt,
+    replayed, so its numbering, waits and statistics count every attempt."""
+    jitter = wait_full_jitter(policy.backoff_initial, policy.backoff_max, rng)
     retrying = AsyncRetrying(
-        stop=schedule.stop,
-        wait=schedule.wait,
+        stop=_stop(policy, deadline),
+        wait=wait_retry_after_or(policy.max_retry_after, jitter),
         retry=retry_if_exception(_is_retryable),
         sleep=sleep,
         reraise=True,
     )
-    started = time.monotonic()
     completion: Completion | None = None
     error: ProviderError | None = None
     try:
         async for attempt in retrying:
             with attempt:
                 number = attempt.retry_state.attempt_number
-                this_try = replace(request, attempt=number, timeout=schedule.attempt_timeout())
+                if number == 1:
+                    raise first_error
+                this_try = replace(
+                    request, attempt=number, timeout=_attempt_timeout(policy, deadline)
+                )
                 completion = await _one_attempt(provider, this_try)
     except ProviderError as failure:
         error = _unchained(failure)

@@ -33,7 +33,12 @@ from botflow.server import defaults
 from botflow.server.admission import AdmissionInterceptor
 from botflow.server.blocks.webhook import new_http_client
 from botflow.server.config import ServerConfig
-from botflow.server.interceptors import BearerTokenInterceptor, RequestContextInterceptor
+from botflow.server.interceptors import (
+    BearerTokenInterceptor,
+    InterceptorChain,
+    RequestContextInterceptor,
+    ServiceInterceptor,
+)
 from botflow.server.logs import quiet_sensitive_loggers
 from botflow.server.metrics import Metrics, MetricsEndpoint, serve_metrics
 from botflow.server.provider_wiring import create_registry
@@ -193,13 +198,11 @@ def _interceptors(
 ) -> list[grpc.aio.ServerInterceptor]:
     prefix = f"/{SERVICE_NAME}/"
     # Admission first: a refused call costs nothing more than its refusal.
-    chain: list[grpc.aio.ServerInterceptor] = [
-        admission,
-        RequestContextInterceptor(prefix, metrics),
-    ]
+    chain: list[ServiceInterceptor] = [admission, RequestContextInterceptor(prefix, metrics)]
     if config.auth_token:
         chain.append(BearerTokenInterceptor(config.auth_token, prefix))
-    return chain
+    # One registration: grpc.aio awaits each registered interceptor per call.
+    return [InterceptorChain(prefix, chain)]
 
 
 def _add_port(server: grpc.aio.Server, config: ServerConfig) -> int:

@@ -3,16 +3,22 @@ a request id per call (taken from `x-request-id` metadata or generated, sent
 back as initial metadata), one log line per finished call with its real code
 (a call the client cancelled is CANCELLED), request bytes that do not decode
 answered INVALID_ARGUMENT, and a last resort for an exception that escaped
-every barrier (logged with its class, never its message)."""
+every barrier (logged with its class, never its message).
+
+`InterceptorChain` runs botflow's interceptors as one: grpc.aio awaits every
+registered interceptor on every call, so one registration is one hop, and a
+method's wrapped handler is built once and reused when no wrapper depends
+on the call's own metadata."""
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import itertools
 import logging
+import os
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeAlias, cast
 
 import grpc
@@ -28,13 +34,20 @@ Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 StreamBehavior: TypeAlias = Callable[[Any, Any], AsyncIterator[Any]]
 REQUEST_ID_KEY = "x-request-id"
 MAX_REQUEST_ID_LENGTH = 64
+# A generated request id: this process's random prefix and a call counter,
+# unique like a uuid4 without drawing 16 random bytes per call.
+_ID_PREFIX = os.urandom(8).hex()
+_ID_COUNTER = itertools.count(1)
+# grpc hands back the same handler object for a method on every call; the cap
+# only matters if some handler did not, so the cache cannot grow without end.
+MAX_BUILT_HANDLERS = 1024
 
 
 def _incoming_request_id(context: grpc.aio.ServicerContext[Any, Any]) -> str:
     for key, value in context.invocation_metadata() or ():
         if key == REQUEST_ID_KEY and isinstance(value, str) and value.isprintable():
             return value[:MAX_REQUEST_ID_LENGTH]
-    return uuid.uuid4().hex
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
 
 
 async def _begin(context: grpc.aio.ServicerContext[Any, Any]) -> float:
@@ -195,6 +208,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
     """Applies `wrap` to the RPCs of botflow's own service only: health and
     reflection pass untouched."""
 
+    # Whether `wrap` reads the call's details (metadata); when not, the
+    # wrapped handler of a method can be built once (InterceptorChain).
+    per_call = False
+
     def __init__(self, service_prefix: str) -> None:
         self._prefix = service_prefix
 
@@ -231,13 +248,55 @@ class RequestContextInterceptor(ServiceInterceptor):
         return handler
 
 
+class InterceptorChain(grpc.aio.ServerInterceptor):
+    """`interceptors` as one grpc interceptor, the first outermost (as grpc
+    would run them registered in that order). Those that depend on the call
+    (`per_call`) must come last; the wrapping by the others is kept per
+    method and inner handler."""
+
+    def __init__(self, service_prefix: str, interceptors: Sequence[ServiceInterceptor]) -> None:
+        static = [i for i in interceptors if not i.per_call]
+        per_call = [i for i in interceptors if i.per_call]
+        if list(interceptors) != static + per_call:
+            raise ValueError("per-call interceptors must come after the others")
+        self._prefix = service_prefix
+        self._static = static[::-1]  # innermost first
+        self._per_call = per_call[::-1]
+        self._built: dict[tuple[str, Handler], Handler] = {}
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
+        handler = await continuation(handler_call_details)
+        method: str = handler_call_details.method
+        if handler is None or not method.startswith(self._prefix):
+            return handler
+        for interceptor in self._per_call:
+            handler = interceptor.wrap(method, handler, handler_call_details)
+        key = (method, handler)
+        built = self._built.get(key)
+        if built is None:
+            built = handler
+            for interceptor in self._static:
+                built = interceptor.wrap(method, built, handler_call_details)
+            if len(self._built) < MAX_BUILT_HANDLERS:
+                self._built[key] = built
+        return built
+
+
 class BearerTokenInterceptor(ServiceInterceptor):
     """Refuses calls without `authorization: Bearer <token>`. Health and
     reflection stay open: load balancers probe them unauthenticated."""
 
+    per_call = True
+
     def __init__(self, token: str, service_prefix: str) -> None:
         super().__init__(service_prefix)
         self._expected = f"Bearer {token}".encode()
+        # One refusing handler per method: the chain keys its cache on it.
+        self._denials: dict[Handler, Handler] = {}
 
     def _authorized(self, details: grpc.HandlerCallDetails) -> bool:
         for key, value in details.invocation_metadata or ():
@@ -249,7 +308,11 @@ class BearerTokenInterceptor(ServiceInterceptor):
     def wrap(self, method: str, handler: Handler, details: grpc.HandlerCallDetails) -> Handler:
         if self._authorized(details):
             return handler
-        return rebuilt(handler, _deny_stream if handler.unary_stream is not None else _deny)
+        denial = self._denials.get(handler)
+        if denial is None:
+            deny = _deny_stream if handler.unary_stream is not None else _deny
+            denial = self._denials[handler] = rebuilt(handler, deny)
+        return denial
 
 
 async def _deny(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:

@@ -47,6 +47,12 @@ class Metrics:
             "botflow_llm_tokens", "Tokens reported by providers.", ["provider", "kind"], registry=r
         )
         self.runs = Counter("botflow_flow_runs", "Finished RunFlow runs.", ["status"], registry=r)
+        self.simulated_actions = Counter(
+            "botflow_simulated_actions",
+            "Finished actions of simulated runs (scripted outcomes, no network).",
+            ["action", "outcome", "error_kind"],
+            registry=r,
+        )
 
     def rpc_finished(self, method: str, code: str, seconds: float) -> None:
         name = method.rsplit("/", 1)[-1]
@@ -65,6 +71,12 @@ class Metrics:
         ):
             if count:
                 self.tokens.labels(provider, token_kind).inc(count)
+
+    def simulated_action_finished(self, action: str, result: ActionResult) -> None:
+        """A simulated action: counted here only, not as a provider's or
+        webhook's action, attempts or tokens."""
+        outcome = "failed" if result.error else "succeeded"
+        self.simulated_actions.labels(action, outcome, kind_label(result.error_kind)).inc()
 
     def run_finished(self, status: int) -> None:
         self.runs.labels(FlowStatus.Name(status).removeprefix("FLOW_STATUS_").lower()).inc()  # type: ignore[arg-type]

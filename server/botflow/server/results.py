@@ -81,9 +81,18 @@ class VariableWriter:
         return ActionRun(result, self.changes)
 
     def fail(
-        self, error_variable: str, error: ProviderError, attempts: int, elapsed: float
+        self,
+        error_variable: str,
+        error: ProviderError,
+        attempts: int,
+        elapsed: float,
+        *,
+        text: str | None = None,
     ) -> ActionRun:
-        text = error_text(error, attempts)
+        """`text` replaces the error's own "Kind: detail (n attempts)" (an
+        OpenAI action whose fallbacks all failed names each of them)."""
+        if text is None:
+            text = error_text(error, attempts)
         self.set(error_variable, text_value(text))
         result = ActionResult(
             outcome=ActionOutcome.ACTION_OUTCOME_FAILED,

@@ -4,7 +4,7 @@ A secret's value renders in templates but is never returned, never put in an
 event and never logged. These are secret:
 
 - the variables declared `secret: true`;
-- every variable an OpenAI action's `token` template names: a key the caller
+- every variable an OpenAI action's `token` template (or a fallback's) names: a key the caller
   sends as a variable must not come back to be stored with the conversation;
 - every variable named in the value of a webhook header or query parameter
   that looks secret (`Authorization`, `X-Api-Key`, `?api_key=`, ...; the
@@ -37,7 +37,9 @@ def declared_secrets(definitions: Iterable[VariableDefinition]) -> frozenset[str
 
 
 def token_secrets(action: OpenAIAction) -> frozenset[str]:
-    return _named(placeholders(action.token))
+    """Variables in the action's token and in its fallbacks' tokens."""
+    tokens = [action.token, *(fallback.token for fallback in action.fallbacks)]
+    return _named(name for token in tokens for name in placeholders(token))
 
 
 def header_secrets(action: WebhookAction) -> frozenset[str]:

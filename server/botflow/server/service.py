@@ -129,5 +129,5 @@ class FlowService(flow_service_pb2_grpc.FlowServiceServicer):
         violations = validate_run_flow(request, self._validation)
         if violations:
             await context.abort_with_status(violations.to_status())
-        async for event in run_flow(request, self._action_context(context)):
+        async for event in run_flow(request, self._action_context(context).for_run(request)):
             yield event

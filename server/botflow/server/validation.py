@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,12 +21,15 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from botflow.server.config import Limits
+from botflow.server.defaults import DEFAULT_ERROR_VARIABLE
 from botflow.server.json_paths import PathSyntaxError, parse_path
 from botflow.server.templating import placeholders
 from botflow.v1.actions_pb2 import (
     HistoryMode,
     HttpMethod,
     OpenAIAction,
+    OutputType,
+    ProviderFallback,
     SetVariableAction,
     SetVariableOperation,
     WebhookAction,
@@ -35,6 +38,17 @@ from botflow.v1.conversation_pb2 import Conversation, Direction
 from botflow.v1.variables_pb2 import Value, VariableDefinition
 
 MAX_TEMPERATURE = 2.0
+MAX_FALLBACKS = 3
+# Rules of structured answers (docs/rules.md "Structured answers").
+MAX_OUTPUT_FIELDS = 32
+MAX_CHOICES = 100
+MAX_CHOICE_CHARS = 256
+OUTPUT_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def fold_choice(choice: str) -> str:
+    """How ONE_OF choices compare: case and surrounding whitespace ignored."""
+    return choice.strip().casefold()
 
 
 @dataclass
@@ -196,6 +210,105 @@ def check_openai_action(
     if provider in ctx.enabled_providers:
         for key, problem in ctx.check_options(provider, action.provider_options):
             v.add(key_path(f"{path}.provider_options", key), problem)
+    _check_outputs(v, path, action, limits)
+    _check_fallbacks(v, path, action, provider, ctx)
+
+
+def _check_outputs(v: Violations, path: str, action: OpenAIAction, limits: Limits) -> None:
+    if len(action.outputs) > MAX_OUTPUT_FIELDS:
+        v.add(f"{path}.outputs", f"at most {MAX_OUTPUT_FIELDS} output fields")
+        return
+    names: set[str] = set()
+    # Variables the action writes itself: an output field must not overwrite them.
+    taken = {
+        name.strip()
+        for name in (action.answer_variable, action.finish_reason_variable)
+        if name.strip()
+    }
+    taken.add(action.error_variable.strip() or DEFAULT_ERROR_VARIABLE)
+    for i, output in enumerate(action.outputs):
+        where = f"{path}.outputs[{i}]"
+        if not OUTPUT_FIELD_NAME.fullmatch(output.name):
+            v.add(
+                f"{where}.name",
+                "must be a letter or '_', then letters, digits or '_', at most 64 characters",
+            )
+        elif output.name in names:
+            v.add(f"{where}.name", "two output fields have the same name")
+        names.add(output.name)
+        if output.type == OutputType.OUTPUT_TYPE_UNSPECIFIED:
+            v.add(f"{where}.type", "must be set to an OUTPUT_TYPE_* value")
+        check_variable_name(v, f"{where}.variable", output.variable, required=True)
+        variable = output.variable.strip()
+        if variable and variable in taken:
+            v.add(
+                f"{where}.variable",
+                "is already written by this action (another output field, the answer, "
+                "error or finish reason variable)",
+            )
+        taken.add(variable)
+        _check_text(v, f"{where}.description", output.description, limits)
+        _check_choices(v, where, output.type, output.choices)
+
+
+def _check_choices(v: Violations, where: str, kind: int, choices: Sequence[str]) -> None:
+    if kind != OutputType.OUTPUT_TYPE_ONE_OF:
+        if choices:
+            v.add(f"{where}.choices", "only a ONE_OF field has choices")
+        return
+    if not choices:
+        v.add(f"{where}.choices", "a ONE_OF field needs at least one choice")
+    elif len(choices) > MAX_CHOICES:
+        v.add(f"{where}.choices", f"at most {MAX_CHOICES} choices")
+        return
+    seen: set[str] = set()
+    for j, choice in enumerate(choices):
+        folded = fold_choice(choice)
+        if not folded:
+            v.add(f"{where}.choices[{j}]", "a choice must not be empty")
+        elif len(choice) > MAX_CHOICE_CHARS:
+            v.add(f"{where}.choices[{j}]", f"longer than {MAX_CHOICE_CHARS} characters")
+        elif folded in seen:
+            v.add(
+                f"{where}.choices[{j}]",
+                "two choices are equal once case and surrounding spaces are ignored",
+            )
+        seen.add(folded)
+
+
+def _check_fallbacks(
+    v: Violations, path: str, action: OpenAIAction, primary: str, ctx: ValidationContext
+) -> None:
+    if len(action.fallbacks) > MAX_FALLBACKS:
+        v.add(f"{path}.fallbacks", f"at most {MAX_FALLBACKS} fallbacks")
+        return
+    for i, fallback in enumerate(action.fallbacks):
+        _check_fallback(v, f"{path}.fallbacks[{i}]", fallback, primary, ctx)
+
+
+def _check_fallback(
+    v: Violations, where: str, fallback: ProviderFallback, primary: str, ctx: ValidationContext
+) -> None:
+    provider = fallback.provider or primary
+    same = provider == primary
+    if provider not in ctx.enabled_providers:
+        enabled = ", ".join(sorted(ctx.enabled_providers))
+        v.add(f"{where}.provider", f"unknown or disabled provider; enabled: {enabled}")
+    if fallback.token and not fallback.token.strip():
+        v.add(f"{where}.token", "must not be only whitespace")
+    elif not same and not fallback.token:
+        v.add(f"{where}.token", "is required when the provider differs from the action's")
+    _check_text(v, f"{where}.token", fallback.token, ctx.limits)
+    _check_text(v, f"{where}.model", fallback.model, ctx.limits)
+    if fallback.base_url:
+        _check_url(v, f"{where}.base_url", fallback.base_url)
+    if same and not (
+        fallback.model or fallback.token or fallback.base_url or fallback.provider_options
+    ):
+        v.add(where, "repeats the action's own provider: set a model, token, base_url or options")
+    if provider in ctx.enabled_providers:
+        for key, problem in ctx.check_options(provider, fallback.provider_options):
+            v.add(key_path(f"{where}.provider_options", key), problem)
 
 
 def check_set_variable(v: Violations, path: str, action: SetVariableAction) -> None:

@@ -780,7 +780,8 @@ type ProviderFallback struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The provider; empty = the primary's provider.
 	Provider string `protobuf:"bytes,1,opt,name=provider,proto3" json:"provider,omitempty"`
-	// The model; empty = the provider's default model.
+	// The model; empty = the primary's model when `provider` is the
+	// primary's, the provider's default model otherwise.
 	Model string `protobuf:"bytes,2,opt,name=model,proto3" json:"model,omitempty"`
 	// Template: the provider's API key (same rules as OpenAIAction.token).
 	Token string `protobuf:"bytes,3,opt,name=token,proto3" json:"token,omitempty"`

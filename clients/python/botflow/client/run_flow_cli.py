@@ -7,6 +7,11 @@ conversation (messages sent, answers given) between calls, as a backend would.
 Secret variables (an API key; docs/flows.md "Secret variables") never come back
 from the server, so the state never holds them: pass them with `--var` on every
 call, the first and each resume.
+
+`--simulate FILE` runs the flow without any network: FILE is a
+botflow.v1.Simulation in the proto's JSON mapping, scripting what each OpenAI
+and webhook block's calls return (docs/simulation.md). Like secrets, it is not
+kept in the state: give it on every call.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from botflow.client import BotflowClient, InvalidRequestError
 from botflow.v1.conversation_pb2 import Conversation, Direction, Message
 from botflow.v1.events_pb2 import FlowStatus
 from botflow.v1.flow_pb2 import Flow
-from botflow.v1.flow_service_pb2 import Resume, RunFlowRequest, RunFlowResponse
+from botflow.v1.flow_service_pb2 import Resume, RunFlowRequest, RunFlowResponse, Simulation
 from botflow.v1.variables_pb2 import Value
 
 DEFAULT_TARGET = "127.0.0.1:50051"
@@ -101,6 +106,12 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--state", type=Path, help="read and write variables and conversation here")
     p.add_argument("--provider", help="run every OpenAI block with this provider (e.g. fake)")
     p.add_argument("--provider-option", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument(
+        "--simulate",
+        type=Path,
+        metavar="FILE",
+        help="run without network: a botflow.v1.Simulation in JSON scripting the actions' calls",
+    )
     p.add_argument("--timeout", type=float, default=120.0, help="deadline of the call in seconds")
     p.add_argument("--json", action="store_true", help="one JSON event per line")
 
@@ -117,6 +128,19 @@ def _pairs(items: Sequence[str], flag: str) -> dict[str, str]:
 
 def load_flow(path: Path) -> Flow:
     return json_format.Parse(path.read_text(), Flow())
+
+
+def load_simulation(path: Path) -> Simulation:
+    """The --simulate file; a file that cannot be read or is no Simulation
+    ends the command with a message naming the file."""
+    try:
+        return json_format.Parse(path.read_text(), Simulation())
+    except OSError as error:
+        raise SystemExit(f"--simulate {path}: cannot read it ({error.strerror})") from None
+    except (json_format.ParseError, UnicodeDecodeError) as error:
+        raise SystemExit(
+            f"--simulate {path}: not a botflow.v1.Simulation in JSON: {error}"
+        ) from None
 
 
 def override_provider(flow: Flow, provider: str | None, options: dict[str, str]) -> None:
@@ -139,6 +163,8 @@ def build_request(args: argparse.Namespace) -> RunFlowRequest:
     override_provider(
         request.flow, args.provider, _pairs(args.provider_option, "--provider-option")
     )
+    if args.simulate is not None:
+        request.simulation.CopyFrom(load_simulation(args.simulate))
     for name, value in _pairs(args.var, "--var").items():
         request.variables[name].CopyFrom(Value(text=value))
     if args.resume:
@@ -165,9 +191,10 @@ def describe(event: RunFlowResponse) -> str:
         return f"{prefix} {changed.name} = {shown(changed.name, changed.value)}"
     if kind == "action_finished":
         result = event.action_finished.result
+        how = " (simulated)" if result.simulated else ""
         if result.error:
-            return f"{prefix} action failed after {result.attempts} attempt(s): {result.error}"
-        return f"{prefix} action succeeded after {result.attempts} attempt(s)"
+            return f"{prefix} action failed after {result.attempts} attempt(s){how}: {result.error}"
+        return f"{prefix} action succeeded after {result.attempts} attempt(s){how}"
     if kind == "warning":
         return f"{prefix} warning {event.warning.warning.code}: {event.warning.warning.message}"
     if kind == "bot_restarted":

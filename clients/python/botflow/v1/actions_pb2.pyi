@@ -571,7 +571,9 @@ class ProviderFallback(_message.Message):
     provider: _builtins.str
     """The provider; empty = the primary's provider."""
     model: _builtins.str
-    """The model; empty = the provider's default model."""
+    """The model; empty = the primary's model when `provider` is the
+    primary's, the provider's default model otherwise.
+    """
     token: _builtins.str
     """Template: the provider's API key (same rules as OpenAIAction.token)."""
     base_url: _builtins.str

@@ -19,9 +19,16 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-from botflow.providers.base import Completion, CompletionRequest, Usage
+from botflow.providers.base import (
+    ChatMessage,
+    Completion,
+    CompletionRequest,
+    OutputSchema,
+    Provider,
+    Usage,
+)
 from botflow.providers.errors import (
     ActionCancelledError,
     BadRequestError,
@@ -30,14 +37,16 @@ from botflow.providers.errors import (
     ProviderError,
     kind_of,
 )
-from botflow.providers.retry import CallOutcome, RetryPolicy
+from botflow.providers.retry import RetryPolicy
 from botflow.server import defaults
 from botflow.server.blocks.base import Outcome, RunState
 from botflow.server.blocks.context import ActionContext
 from botflow.server.config import ServerConfig
 from botflow.server.events import action_finished, variables_changed
-from botflow.server.history import History, build_messages, select_history
+from botflow.server.fallback_chain import ChainOutcome, Link, chain_links, run_chain
+from botflow.server.history import build_messages, select_history
 from botflow.server.results import KINDS, ActionRun, VariableWriter, duration
+from botflow.server.structured import output_schema, parse_answer
 from botflow.server.templating import render_template
 from botflow.server.variables import Variables, text_value
 from botflow.v1.actions_pb2 import ActionOutcome, ActionResult, OpenAIAction, TokenUsage
@@ -109,64 +118,110 @@ async def _run(
     started = time.monotonic()
     writer = VariableWriter(variables)
     error_variable = action.error_variable.strip() or defaults.DEFAULT_ERROR_VARIABLE
+    max_bytes = ctx.config.limits.max_text_bytes
+    links = chain_links(action, provider_name(action), ctx.registry.default_model)
     try:
-        token, prompt, options = _rendered(action, variables, ctx.config.limits.max_text_bytes)
+        token, prompt, options = _rendered(action, variables, max_bytes)
     except ProviderError as refused:
-        return _fail(writer, error_variable, refused, 0, started)
+        run = _fail(writer, error_variable, refused, 0, started)
+        run.result.provider = links[0].provider
+        return run
 
-    provider = ctx.registry.get(provider_name(action))
-    if provider is None:  # validation refuses this; kept for callers that skip it
-        raise LookupError(f"provider {provider_name(action)!r} is not enabled")
     history = select_history(conversation, action.history, history_limit(action, ctx.config))
-    model = action.model or ctx.registry.default_model(provider_name(action))
-    request = _request(action, history, model, token, prompt, options)
-    outcome = await ctx.complete(provider, request, retry_policy(action, ctx.config))
-    run = _finish(action, writer, error_variable, outcome, request.model, ctx, started)
+    messages = build_messages(prompt, history.messages)
+    schema = output_schema(action.outputs) if action.outputs else None
+
+    def prepare(link: Link) -> CompletionRequest:
+        if link.index == 0:
+            return _request(action, messages, link, token, options, schema)
+        link_token, link_options = _rendered_link(link, variables, max_bytes)
+        return _request(action, messages, link, link_token, link_options, schema)
+
+    chain = await run_chain(links, prepare, _lookup(ctx), ctx, retry_policy(action, ctx.config))
+    run = _finish(action, writer, error_variable, chain, ctx, started)
     run.result.history_messages_omitted = history.omitted
+    _describe_chain(run.result, action, chain)
     return run
+
+
+def _lookup(ctx: ActionContext) -> Callable[[str], Provider]:
+    def lookup(name: str) -> Provider:
+        provider = ctx.registry.get(name)
+        if provider is None:  # validation refuses this; kept for callers that skip it
+            raise LookupError(f"provider {name!r} is not enabled")
+        return provider
+
+    return lookup
+
+
+def _describe_chain(result: ActionResult, action: OpenAIAction, chain: ChainOutcome) -> None:
+    """Who answered (or failed last) and, with fallbacks, each provider's part."""
+    result.provider = chain.last.link.provider
+    result.fallback_index = chain.last.link.index if chain.last.error is None else 0
+    if not action.fallbacks:
+        return
+    for tried in chain.tried:
+        error = tried.error
+        result.provider_attempts.add(
+            provider=tried.link.provider,
+            model=tried.link.model,
+            attempts=tried.attempts,
+            error_kind=KINDS[kind_of(error)] if error is not None else 0,
+            error=_valid_text(tried.text()),
+        )
 
 
 def _finish(
     action: OpenAIAction,
     writer: VariableWriter,
     error_variable: str,
-    outcome: CallOutcome,
-    model: str,
+    chain: ChainOutcome,
     ctx: ActionContext,
     started: float,
 ) -> ActionRun:
-    """Store the answer, or the failure, of the retry loop's outcome."""
-    if outcome.error is not None or outcome.completion is None:
-        assert outcome.error is not None
-        return _fail(writer, error_variable, outcome.error, outcome.attempts, started)
+    """Store the answer (and its structured values), or the failure, of the chain."""
+    attempts = chain.attempts
+    error = chain.error
+    if error is not None:
+        return _fail(writer, error_variable, error, attempts, started, text=chain.error_text())
+    answered = chain.last.completion
+    assert answered is not None
     try:
-        completion = _storable(outcome.completion, ctx.config.limits.max_text_bytes)
+        completion = _storable(answered, ctx.config.limits.max_text_bytes)
+        outputs = (
+            parse_answer(completion.text, action.outputs, completion.finish_reason)
+            if action.outputs
+            else []
+        )
     except ProviderError as unusable:
-        return _fail(writer, error_variable, unusable, outcome.attempts, started)
+        return _fail(writer, error_variable, unusable, attempts, started)
     if action.answer_variable.strip():
         writer.set(action.answer_variable, text_value(completion.text))
+    for variable, value in outputs:
+        writer.set(variable, value)
     if action.finish_reason_variable.strip():
         writer.set(action.finish_reason_variable, text_value(completion.finish_reason))
-    result = _result(completion, model, outcome.attempts, started)
+    result = _result(completion, chain.last.link.model, attempts, started)
     return writer.succeed(error_variable, result)
 
 
 def _request(
     action: OpenAIAction,
-    history: History,
-    model: str,
+    messages: tuple[ChatMessage, ...],
+    link: Link,
     token: str,
-    prompt: str,
     options: dict[str, str],
+    schema: OutputSchema | None,
 ) -> CompletionRequest:
     return CompletionRequest(
-        model=model,
-        messages=build_messages(prompt, history.messages),
+        model=link.model,
+        messages=messages,
         token=token,
-        base_url=action.base_url or None,
+        base_url=link.base_url or None,
         temperature=action.temperature if action.HasField("temperature") else None,
         max_tokens=action.max_tokens if action.HasField("max_tokens") else None,
         options=options,
+        output_schema=schema,
     )
 
 
@@ -195,16 +250,38 @@ def _rendered(
     still the key. Validation limits each template, but variables can make
     the result much longer, so the limit is checked again on the result.
     """
-    token = render_template(action.token, variables.render).strip()
-    prompt = render_template(action.prompt, variables.render)
-    for name, value in (("token", token), ("prompt", prompt)):
+    return _rendered_parts(
+        action.token, action.prompt, action.provider_options, variables, max_bytes
+    )
+
+
+def _rendered_link(link: Link, variables: Variables, max_bytes: int) -> tuple[str, dict[str, str]]:
+    """A fallback's token and options with variables filled in (the prompt
+    is the action's, already rendered)."""
+    token, _, options = _rendered_parts(link.token, None, link.options, variables, max_bytes)
+    return token, options
+
+
+def _rendered_parts(
+    token_template: str,
+    prompt_template: str | None,
+    option_templates: Mapping[str, str],
+    variables: Variables,
+    max_bytes: int,
+) -> tuple[str, str, dict[str, str]]:
+    token = render_template(token_template, variables.render).strip()
+    prompt = "" if prompt_template is None else render_template(prompt_template, variables.render)
+    checked = (
+        [("token", token)] if prompt_template is None else [("token", token), ("prompt", prompt)]
+    )
+    for name, value in checked:
         if not value.strip():
             raise MissingParameterError(f"the {name} is empty after filling in variables")
         _check_size(f"the {name}", value, max_bytes)
     # Options are no place for credentials (the token is): a secret renders
     # empty there, so a scripted reply cannot echo it back.
     public = _public_lookup(variables)
-    options = {k: render_template(v, public) for k, v in action.provider_options.items()}
+    options = {k: render_template(v, public) for k, v in option_templates.items()}
     for key, value in options.items():
         _check_size(_option_label(key), value, max_bytes)
     return token, prompt, options
@@ -271,8 +348,17 @@ def _fail(
     error: ProviderError,
     attempts: int,
     started: float,
+    *,
+    text: str | None = None,
 ) -> ActionRun:
-    return writer.fail(error_variable, _storable_error(error), attempts, time.monotonic() - started)
+    error = _storable_error(error)
+    return writer.fail(
+        error_variable,
+        error,
+        attempts,
+        time.monotonic() - started,
+        text=None if text is None else _valid_text(text),
+    )
 
 
 def _storable_error(error: ProviderError) -> ProviderError:
@@ -283,9 +369,11 @@ def _storable_error(error: ProviderError) -> ProviderError:
 
 
 async def run(block: Block, state: RunState) -> Outcome:
-    """The OpenAI block: the same code path as ExecuteAction, then its events."""
-    action_run = await run_openai_action(
-        block.openai, state.variables, state.conversation, state.actions
-    )
+    """The OpenAI block: the same code path as ExecuteAction, then its events.
+    In a simulated run the block's own context scripts its provider calls."""
+    ctx = state.actions.for_block(block.id, state.variables)
+    action_run = await run_openai_action(block.openai, state.variables, state.conversation, ctx)
+    if ctx.simulated:
+        action_run.result.simulated = True
     events = [action_finished(action_run.result), *variables_changed(action_run.changes)]
     return Outcome(events, next=block.next)

@@ -11,6 +11,10 @@ bodies are never logged or put in an error text: only the host is named.
 Whatever a template renders to and whatever the endpoint answers, the action
 ends as data: a request botflow will not send is BadRequest, an answer it
 cannot use is BadResponse (docs/rules.md, "Webhooks").
+
+In a simulated run (docs/simulation.md) the request is built and checked the
+same way, then the block's scripted response takes the place of the exchange
+and goes through the same status check, JSON parsing and mappings.
 """
 
 from __future__ import annotations
@@ -437,14 +441,33 @@ def map_response(
     ]
 
 
-def _timeout(action: WebhookAction, ctx: ActionContext) -> float:
-    limit = min(
+def _timeout_ms(action: WebhookAction, ctx: ActionContext) -> int:
+    return min(
         action.timeout_ms or defaults.DEFAULT_WEBHOOK_TIMEOUT_MS, ctx.config.limits.max_timeout_ms
     )
-    seconds = limit / 1000
+
+
+def _timeout(action: WebhookAction, ctx: ActionContext) -> float:
+    seconds = _timeout_ms(action, ctx) / 1000
     if ctx.deadline is not None:
         seconds = min(seconds, ctx.deadline - time.monotonic())
     return max(0.0, seconds)
+
+
+def simulated_exchange(
+    action: WebhookAction, request: HttpRequest, ctx: ActionContext
+) -> tuple[int, object]:
+    """A simulated run's exchange: the block's scripted response goes
+    through the live checks (status, size, JSON); a scripted failure raises
+    as a live one would. No egress check: it would resolve the host."""
+    host = request.url.host
+    status, body = ctx.scripted().http_response(host, _timeout_ms(action, ctx))
+    if not 200 <= status < 300:
+        raise _status_error(status, host=host)
+    cap = ctx.egress.max_response_bytes
+    if len(body) > cap:
+        raise BadResponseError(f"the response is larger than {cap} bytes", status=status)
+    return status, parse_answer(body, host, status, ctx.config.limits.max_json_depth)
 
 
 async def run_webhook_action(
@@ -464,14 +487,17 @@ async def _run(action: WebhookAction, variables: Variables, ctx: ActionContext) 
         limits = ctx.config.limits
         request = build_request(action, variables, limits)
         attempts = 1
-        assert ctx.http is not None, "the server gives every action context an HTTP client"
-        status, document = await exchange(
-            ctx.http,
-            request,
-            _timeout(action, ctx),
-            ctx.egress.max_response_bytes,
-            limits.max_json_depth,
-        )
+        if ctx.simulated:
+            status, document = simulated_exchange(action, request, ctx)
+        else:
+            assert ctx.http is not None, "the server gives every action context an HTTP client"
+            status, document = await exchange(
+                ctx.http,
+                request,
+                _timeout(action, ctx),
+                ctx.egress.max_response_bytes,
+                limits.max_json_depth,
+            )
         values = map_response(document, action, limits.max_text_bytes)
     except ProviderError as error:
         run = writer.fail(error_variable, error, attempts, time.monotonic() - started)
@@ -486,6 +512,9 @@ async def _run(action: WebhookAction, variables: Variables, ctx: ActionContext) 
 
 
 async def run(block: Block, state: RunState) -> Outcome:
-    action_run = await run_webhook_action(block.webhook, state.variables, state.actions)
+    ctx = state.actions.for_block(block.id, state.variables)
+    action_run = await run_webhook_action(block.webhook, state.variables, ctx)
+    if ctx.simulated:
+        action_run.result.simulated = True
     events = [action_finished(action_run.result), *variables_changed(action_run.changes)]
     return Outcome(events, next=block.next)

@@ -1,0 +1,519 @@
+"""The hot path at the limit, as ratios measured in one run (`make bench`).
+
+    .venv/bin/python bench/hotpath.py [--calls 3000] [--rounds 3] [--profile after]
+
+Every server is its own process on loopback, one worker each; one client
+process drives them in turn, concurrency 32, the same number of calls each:
+
+- ExecuteAction (fake provider, 10-message history, templates) / bare grpc.aio echo
+- RunFlow of 10 blocks (2 fake OpenAI, choice, set x3, send x3, note) / ExecuteAction
+- ExecuteAction (openai provider -> a fast loopback OpenAI-compatible server) /
+  the same completion made directly with AsyncOpenAI against that server
+- p50 latency botflow adds over that direct SDK call, one call at a time
+
+Each round measures every figure, so a ratio never mixes two moments of a
+shared machine; the report gives the median and the spread over the rounds.
+With `--profile LABEL`, one more pass runs a botflow server under py-spy and
+summarises where its CPU went (bench/results/profile-LABEL.txt).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import grpc
+import openai
+
+from botflow.v1.actions_pb2 import (
+    Action,
+    HistoryMode,
+    OpenAIAction,
+    SetVariableAction,
+    SetVariableOperation,
+)
+from botflow.v1.conversation_pb2 import Conversation, Direction, Message
+from botflow.v1.flow_pb2 import (
+    AddNoteBlock,
+    Block,
+    ChoiceBlock,
+    ChoiceBranch,
+    Condition,
+    ConditionOperator,
+    Flow,
+    SendMessageBlock,
+)
+from botflow.v1.flow_service_pb2 import ExecuteActionRequest, RunFlowRequest
+from botflow.v1.flow_service_pb2_grpc import FlowServiceStub
+from botflow.v1.variables_pb2 import Value
+
+BENCH = Path(__file__).resolve().parent
+RESULTS = BENCH / "results" / "hotpath.json"
+BOTFLOW = Path(sys.executable).with_name("botflow")
+PY_SPY = Path(sys.executable).with_name("py-spy")
+CONCURRENCY = 32
+ECHO_METHOD = "/bench.Echo/Echo"
+ECHO_SERVER = """
+import asyncio, grpc
+async def main():
+    server = grpc.aio.server()
+    handler = grpc.unary_unary_rpc_method_handler(_echo)
+    generic = grpc.method_handlers_generic_handler("bench.Echo", {"Echo": handler})
+    server.add_generic_rpc_handlers([generic])
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    print(f"listening on 127.0.0.1:{port}", flush=True)
+    await server.wait_for_termination()
+async def _echo(request, context):
+    return request
+asyncio.run(main())
+"""
+# A fixed chat completion over keep-alive HTTP/1.1: as cheap as a server gets,
+# so what the openai figures measure is the client side.
+OPENAI_SERVER = r"""
+import asyncio
+BODY = (b'{"id":"c","object":"chat.completion","created":1,"model":"bench-model",'
+        b'"choices":[{"index":0,"message":{"role":"assistant","content":"Hello there"},'
+        b'"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":2,'
+        b'"total_tokens":11}}')
+ANSWER = (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
+          + str(len(BODY)).encode() + b"\r\n\r\n" + BODY)
+class Http(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport, self.buffer = transport, b""
+    def data_received(self, data):
+        self.buffer += data
+        while True:
+            head, sep, rest = self.buffer.partition(b"\r\n\r\n")
+            if not sep:
+                return
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            if len(rest) < length:
+                return
+            self.buffer = rest[length:]
+            self.transport.write(ANSWER)
+async def main():
+    server = await asyncio.get_running_loop().create_server(Http, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    print(f"listening on 127.0.0.1:{port}", flush=True)
+    await server.serve_forever()
+asyncio.run(main())
+"""
+PROMPT = "You are the support bot of {{shop}}."
+HISTORY = [f"message {i}" for i in range(10)]
+
+
+def _conversation() -> Conversation:
+    return Conversation(
+        messages=[
+            Message(direction=Direction.DIRECTION_RECEIVED, text=text, bot_session_id="s")
+            for text in HISTORY
+        ]
+    )
+
+
+def _action(provider: str, base_url: str = "") -> OpenAIAction:
+    return OpenAIAction(
+        token="{{key}}",
+        prompt=PROMPT,
+        history=HistoryMode.HISTORY_MODE_CURRENT_BOT_SESSION,
+        provider=provider,
+        answer_variable="answer",
+        base_url=base_url,
+        model="bench-model" if base_url else "",
+    )
+
+
+VARIABLES = {"key": Value(text="sk-bench"), "shop": Value(text="Acme")}
+
+
+def execute_request(provider: str = "fake", base_url: str = "") -> ExecuteActionRequest:
+    return ExecuteActionRequest(
+        action=Action(openai=_action(provider, base_url)),
+        conversation=_conversation(),
+        variables=VARIABLES,
+    )
+
+
+def _set(block_id: str, variable: str, value: str, next_id: str) -> Block:
+    operation = SetVariableOperation.SET_VARIABLE_OPERATION_TEXT_REPLACE
+    action = SetVariableAction(variable=variable, operation=operation, value=value)
+    return Block(id=block_id, next=next_id, set_variable=action)
+
+
+def _send(block_id: str, text: str, next_id: str) -> Block:
+    return Block(id=block_id, next=next_id, send_message=SendMessageBlock(text=text))
+
+
+def flow_request() -> RunFlowRequest:
+    """Ten blocks: 2 fake OpenAI, a choice, 3 set-variables, 3 sends, a note."""
+    branch = ChoiceBranch(
+        conditions=[
+            Condition(variable="answer", operator=ConditionOperator.CONDITION_OPERATOR_IS_MESSAGE)
+        ],
+        next="set1",
+    )
+    blocks = [
+        Block(id="ai1", next="choice", openai=_action("fake")),
+        Block(id="choice", choice=ChoiceBlock(branches=[branch], fallback_next="set1")),
+        _set("set1", "topic", "billing for {{shop}}", "set2"),
+        _set("set2", "tier", "gold", "send1"),
+        _send("send1", "Hello from {{shop}}", "ai2"),
+        Block(id="ai2", next="set3", openai=_action("fake")),
+        _set("set3", "summary", "{{topic}} / {{tier}}", "send2"),
+        _send("send2", "{{answer}}", "note"),
+        Block(id="note", next="send3", add_note=AddNoteBlock(text="topic {{topic}}")),
+        _send("send3", "Anything else?", ""),
+    ]
+    flow = Flow(name="bench", start_block_id="ai1", blocks=blocks)
+    return RunFlowRequest(flow=flow, conversation=_conversation(), variables=VARIABLES)
+
+
+def _start(command: list[str], stderr: int | None = None) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert line, f"{command[0]} did not start"
+    return process, line.rsplit(" ", 1)[1].strip()
+
+
+@contextmanager
+def _process(command: list[str], stderr: int | None = None) -> Iterator[str]:
+    process, target = _start(command, stderr)
+    try:
+        yield target
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+@contextmanager
+def _botflow(openai_target: str, profile: Path | None) -> Iterator[str]:
+    """A botflow server; with `profile`, py-spy samples it until the end.
+    Its log lines are written (formatting included) but not kept."""
+    process, target = _start(botflow_command(openai_target), subprocess.DEVNULL)
+    spy = None
+    if profile is not None:
+        # --nonblocking: sampling never pauses the server it measures; --gil:
+        # only the thread running Python code counts, not idle pool threads.
+        command = [str(PY_SPY), "record", "--gil", "--nonblocking", "-r", "250"]
+        command += ["-f", "raw"]
+        command += ["-o", str(profile), "--pid", str(process.pid)]
+        spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)  # py-spy attaches before the load starts
+    try:
+        yield target
+    finally:
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+            spy.wait(timeout=60)
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def botflow_command(openai_target: str) -> list[str]:
+    """One worker, the default log level: a production server, not a tuned one."""
+    return [
+        str(BOTFLOW),
+        "serve",
+        "--port",
+        "0",
+        "--workers",
+        "1",
+        "--providers",
+        "fake,openai",
+        "--egress-allow",
+        openai_target.rsplit(":", 1)[0],
+        "--shutdown-delay-seconds",
+        "0",
+        "--grace-seconds",
+        "1",
+        "--log-format",
+        "json",
+    ]
+
+
+Call = Callable[[], Awaitable[object]]
+
+
+async def rate(call: Call, calls: int, concurrency: int = CONCURRENCY) -> float:
+    """Calls per second for `calls` calls, `concurrency` at a time."""
+    remaining = calls
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            await call()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return calls / (time.perf_counter() - started)
+
+
+async def p50_ms(call: Call, calls: int) -> float:
+    """Median latency of `calls` calls made one at a time, in ms."""
+    latencies = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        await call()
+        latencies.append((time.perf_counter() - started) * 1000)
+    return statistics.median(latencies)
+
+
+class Calls:
+    """The calls the figures compare, bound to running servers."""
+
+    def __init__(
+        self, botflow: grpc.aio.Channel, echo: grpc.aio.Channel, sdk: openai.AsyncOpenAI
+    ) -> None:
+        stub = FlowServiceStub(botflow)
+        fake, flow = execute_request(), flow_request()
+        via_openai = execute_request("openai", str(sdk.base_url))
+        raw = fake.SerializeToString()
+        echo_call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = echo.unary_unary(ECHO_METHOD)
+        messages: list[Any] = [{"role": "system", "content": "You are the support bot of Acme."}]
+        messages += [{"role": "user", "content": text} for text in HISTORY]
+
+        async def run_flow() -> object:
+            return [event async for event in stub.RunFlow(flow, timeout=30)]
+
+        async def direct() -> object:
+            answer = await sdk.chat.completions.create(model="bench-model", messages=messages)
+            assert answer.choices[0].message.content
+            return answer
+
+        async def action(request: ExecuteActionRequest) -> object:
+            response = await stub.ExecuteAction(request, timeout=30)
+            assert not response.result.error, response.result.error
+            return response
+
+        self.echo: Call = lambda: echo_call(raw, timeout=30)
+        self.execute: Call = lambda: action(fake)
+        self.run_flow: Call = run_flow
+        self.openai: Call = lambda: action(via_openai)
+        self.direct: Call = direct
+
+
+async def one_round(calls: Calls, n: int) -> dict[str, float]:
+    echo = await rate(calls.echo, n)
+    execute = await rate(calls.execute, n)
+    run_flow = await rate(calls.run_flow, n // 2)
+    direct = await rate(calls.direct, n // 2)
+    via_openai = await rate(calls.openai, n // 2)
+    direct_p50 = await p50_ms(calls.direct, n // 10)
+    openai_p50 = await p50_ms(calls.openai, n // 10)
+    return {
+        "echo": echo,
+        "execute": execute,
+        "run_flow": run_flow,
+        "direct_sdk": direct,
+        "openai": via_openai,
+        "direct_sdk_p50_ms": direct_p50,
+        "openai_p50_ms": openai_p50,
+    }
+
+
+def ratios(round_: dict[str, float]) -> dict[str, float]:
+    return {
+        "ExecuteAction / echo": round_["execute"] / round_["echo"],
+        "RunFlow(10) / ExecuteAction": round_["run_flow"] / round_["execute"],
+        "openai path / direct SDK": round_["openai"] / round_["direct_sdk"],
+        "p50 added over direct SDK (ms)": round_["openai_p50_ms"] - round_["direct_sdk_p50_ms"],
+    }
+
+
+GOALS = {
+    "ExecuteAction / echo": (">=", 0.85),
+    "RunFlow(10) / ExecuteAction": (">=", 0.67),
+    "openai path / direct SDK": (">=", 0.90),
+    "p50 added over direct SDK (ms)": ("<=", 0.5),
+}
+
+
+@contextmanager
+def _servers(profile: Path | None) -> Iterator[tuple[str, str, str]]:
+    with (
+        _process([sys.executable, "-c", OPENAI_SERVER]) as openai_target,
+        _botflow(openai_target, profile) as botflow_target,
+        _process([sys.executable, "-c", ECHO_SERVER]) as echo_target,
+    ):
+        yield botflow_target, echo_target, openai_target
+
+
+async def _with_calls(profile: Path | None, body: Callable[[Calls], Awaitable[Any]]) -> Any:
+    with _servers(profile) as (botflow_target, echo_target, openai_target):
+        sdk = openai.AsyncOpenAI(
+            api_key="sk-bench", base_url=f"http://{openai_target}/v1", max_retries=0
+        )
+        async with (
+            grpc.aio.insecure_channel(botflow_target) as botflow,
+            grpc.aio.insecure_channel(echo_target) as echo,
+            sdk,
+        ):
+            return await body(Calls(botflow, echo, sdk))
+
+
+async def measure(calls: int, rounds: int) -> list[dict[str, float]]:
+    async def body(bound: Calls) -> list[dict[str, float]]:
+        await one_round(bound, max(200, calls // 10))  # warm-up: connections, caches
+        results = []
+        for number in range(rounds):
+            results.append(await one_round(bound, calls))
+            print(f"round {number + 1}: " + _format(ratios(results[-1])), flush=True)
+        return results
+
+    result: list[dict[str, float]] = await _with_calls(None, body)
+    return result
+
+
+async def profile_pass(calls: int, raw: Path) -> None:
+    """The botflow server under py-spy, through the three botflow figures."""
+
+    async def body(bound: Calls) -> None:
+        await rate(bound.execute, calls)
+        await rate(bound.run_flow, calls // 2)
+        await rate(bound.openai, calls // 2)
+
+    await _with_calls(raw, body)
+
+
+# Where a sampled frame's code lives: py-spy names a file by its path inside
+# its package directory ("server/engine.py", "openai/_client.py").
+AREAS = {
+    "server": "botflow",
+    "providers": "botflow",
+    "tenacity": "tenacity",
+    "openai": "openai SDK",
+    "httpx2": "httpx2/httpcore2",
+    "httpcore2": "httpx2/httpcore2",
+    "h11": "httpx2/httpcore2",
+    "anyio": "httpx2/httpcore2",
+    "sniffio": "httpx2/httpcore2",
+    "grpc": "grpc (Python part)",
+    "protobuf": "protobuf",
+    "google": "protobuf",
+    "logging": "logging",
+    "json": "logging",
+    "prometheus_client": "prometheus",
+    "asyncio": "asyncio (and grpc's C core it calls)",
+    "pydantic": "pydantic",
+}
+
+
+def _area(frame: str) -> str:
+    where = frame.partition(" (")[2]
+    return AREAS.get(where.split("/", 1)[0], "other")
+
+
+def summarise(raw: Path, label: str, top: int = 25) -> str:
+    """py-spy's collapsed stacks as text: CPU by area (self time) and the
+    functions with the most self time."""
+    by_area: collections.Counter[str] = collections.Counter()
+    by_function: collections.Counter[str] = collections.Counter()
+    inclusive: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = stack.split(";")
+        total += count
+        leaf = frames[-1]
+        by_area[_area(leaf)] += count
+        by_function[_short(leaf)] += count
+        for name in {_short(f) for f in frames if _area(f) == "botflow"}:
+            inclusive[name] += count
+    if total == 0:
+        return f"profile {label}: no samples\n"
+    lines = [f"profile {label}: {total} samples of the botflow server (py-spy --gil, 250 Hz)", ""]
+    lines.append("self time by area:")
+    lines += [f"  {n * 100 / total:5.1f}%  {name}" for name, n in by_area.most_common()]
+    lines += ["", f"top {top} functions by self time:"]
+    lines += [f"  {n * 100 / total:5.1f}%  {name}" for name, n in by_function.most_common(top)]
+    lines += ["", "botflow functions by inclusive time (top 15):"]
+    lines += [f"  {n * 100 / total:5.1f}%  {name}" for name, n in inclusive.most_common(15)]
+    return "\n".join(lines) + "\n"
+
+
+def _short(frame: str) -> str:
+    """`func (path/to/module.py:12)` as `func (module.py)`."""
+    name, _, where = frame.partition(" (")
+    path = where.rstrip(")").rsplit(":", 1)[0]
+    parts = Path(path).parts
+    return f"{name} ({'/'.join(parts[-2:])})" if parts else name
+
+
+def _format(figures: dict[str, float]) -> str:
+    return ", ".join(f"{name} {value:.2f}" for name, value in figures.items())
+
+
+def report(results: list[dict[str, float]]) -> dict[str, Any]:
+    per_round = [ratios(r) for r in results]
+    figures = {}
+    for name, (relation, goal) in GOALS.items():
+        values = [r[name] for r in per_round]
+        median = statistics.median(values)
+        met = median >= goal if relation == ">=" else median <= goal
+        figures[name] = {
+            "median": median,
+            "min": min(values),
+            "max": max(values),
+            "goal": f"{relation} {goal}",
+            "met": met,
+        }
+    return {"rounds": results, "figures": figures}
+
+
+def profile(label: str, calls: int) -> str:
+    """Profile a server under the load, summarise it into profile-LABEL.txt."""
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    raw = RESULTS.parent / f"profile-{label}.raw"
+    asyncio.run(profile_pass(calls, raw))
+    summary = summarise(raw, label)
+    (RESULTS.parent / f"profile-{label}.txt").write_text(summary)
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--calls", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", default="", help="label of a py-spy pass (before, after)")
+    parser.add_argument("--profile-only", action="store_true", help="no figures, the profile")
+    args = parser.parse_args()
+    if args.profile_only:
+        print(profile(args.profile or "now", args.calls))
+        return
+    results = asyncio.run(measure(args.calls, args.rounds))
+    run = report(results)
+    run["calls"], run["concurrency"] = args.calls, CONCURRENCY
+    if args.profile:
+        print(profile(args.profile, args.calls))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(run, indent=2))
+    for name, figure in run["figures"].items():
+        print(
+            f"{name}: median {figure['median']:.2f} (min {figure['min']:.2f}, "
+            f"max {figure['max']:.2f}) over {args.rounds} rounds, goal {figure['goal']}"
+        )
+
+
+if __name__ == "__main__":
+    main()
