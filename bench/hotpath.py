@@ -64,12 +64,14 @@ BOTFLOW = Path(sys.executable).with_name("botflow")
 PY_SPY = Path(sys.executable).with_name("py-spy")
 CONCURRENCY = 32
 ECHO_METHOD = "/bench.Echo/Echo"
-ECHO_SERVER = """
+ECHO_SERVER_SOURCE = """
 import asyncio, grpc
 async def main():
     server = grpc.aio.server()
     handler = grpc.unary_unary_rpc_method_handler(_echo)
-    generic = grpc.method_handlers_generic_handler("bench.Echo", {"Echo": handler})
+    stream = grpc.unary_stream_rpc_method_handler(_stream)
+    generic = grpc.method_handlers_generic_handler(
+        "bench.Echo", {"Echo": handler, "Stream": stream})
     server.add_generic_rpc_handlers([generic])
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
@@ -77,8 +79,16 @@ async def main():
     await server.wait_for_termination()
 async def _echo(request, context):
     return request
+async def _stream(request, context):
+    # As many messages as the bench's RunFlow streams, of a typical event size.
+    for _ in range(STREAM_EVENTS):
+        yield request[:64]
 asyncio.run(main())
 """
+# Events of the bench's RunFlow (checked against a real run).
+STREAM_EVENTS = 13
+ECHO_SERVER = ECHO_SERVER_SOURCE.replace("STREAM_EVENTS", str(STREAM_EVENTS))
+ECHO_STREAM_METHOD = "/bench.Echo/Stream"
 # A fixed chat completion over keep-alive HTTP/1.1: as cheap as a server gets,
 # so what the openai figures measure is the client side.
 OPENAI_SERVER = r"""
@@ -287,6 +297,13 @@ class Calls:
         via_openai = execute_request("openai", str(sdk.base_url))
         raw = fake.SerializeToString()
         echo_call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = echo.unary_unary(ECHO_METHOD)
+        echo_stream: grpc.aio.UnaryStreamMultiCallable[bytes, bytes] = echo.unary_stream(
+            ECHO_STREAM_METHOD
+        )
+
+        async def bare_stream() -> object:
+            return [message async for message in echo_stream(raw, timeout=30)]
+
         messages: list[Any] = [{"role": "system", "content": "You are the support bot of Acme."}]
         messages += [{"role": "user", "content": text} for text in HISTORY]
 
@@ -304,6 +321,7 @@ class Calls:
             return response
 
         self.echo: Call = lambda: echo_call(raw, timeout=30)
+        self.echo_stream: Call = bare_stream
         self.execute: Call = lambda: action(fake)
         self.run_flow: Call = run_flow
         self.openai: Call = lambda: action(via_openai)
@@ -314,11 +332,15 @@ async def one_round(calls: Calls, n: int) -> dict[str, float]:
     echo = await rate(calls.echo, n)
     execute = await rate(calls.execute, n)
     run_flow = await rate(calls.run_flow, n // 2)
+    echo_stream = await rate(calls.echo_stream, n // 2)
     direct = await rate(calls.direct, n // 2)
     via_openai = await rate(calls.openai, n // 2)
     direct_p50 = await p50_ms(calls.direct, n // 10)
     openai_p50 = await p50_ms(calls.openai, n // 10)
+    echo_p50 = await p50_ms(calls.echo, n // 10)
     return {
+        "echo_stream": echo_stream,
+        "echo_p50_ms": echo_p50,
         "echo": echo,
         "execute": execute,
         "run_flow": run_flow,
@@ -335,6 +357,15 @@ def ratios(round_: dict[str, float]) -> dict[str, float]:
         "RunFlow(10) / ExecuteAction": round_["run_flow"] / round_["execute"],
         "openai path / direct SDK": round_["openai"] / round_["direct_sdk"],
         "p50 added over direct SDK (ms)": round_["openai_p50_ms"] - round_["direct_sdk_p50_ms"],
+    }
+
+
+def references(round_: dict[str, float]) -> dict[str, float]:
+    """What grpc alone does with the same shapes: the ceilings the ratios above
+    are read against (no goals)."""
+    return {
+        f"bare {STREAM_EVENTS}-message stream / echo": round_["echo_stream"] / round_["echo"],
+        "bare echo p50 (ms)": round_["echo_p50_ms"],
     }
 
 
@@ -371,11 +402,15 @@ async def _with_calls(profile: Path | None, body: Callable[[Calls], Awaitable[An
 
 async def measure(calls: int, rounds: int) -> list[dict[str, float]]:
     async def body(bound: Calls) -> list[dict[str, float]]:
+        events = await bound.run_flow()
+        if not isinstance(events, list) or len(events) != STREAM_EVENTS:
+            raise SystemExit("the bench RunFlow changed: update STREAM_EVENTS")
         await one_round(bound, max(200, calls // 10))  # warm-up: connections, caches
         results = []
         for number in range(rounds):
             results.append(await one_round(bound, calls))
-            print(f"round {number + 1}: " + _format(ratios(results[-1])), flush=True)
+            figures = ratios(results[-1]) | references(results[-1])
+            print(f"round {number + 1}: " + _format(figures), flush=True)
         return results
 
     result: list[dict[str, float]] = await _with_calls(None, body)
@@ -478,7 +513,11 @@ def report(results: list[dict[str, float]]) -> dict[str, Any]:
             "goal": f"{relation} {goal}",
             "met": met,
         }
-    return {"rounds": results, "figures": figures}
+    refs = {}
+    for name in references(results[0]):
+        values = [references(r)[name] for r in results]
+        refs[name] = {"median": statistics.median(values), "min": min(values), "max": max(values)}
+    return {"rounds": results, "figures": figures, "references": refs}
 
 
 def profile(label: str, calls: int) -> str:
@@ -513,6 +552,8 @@ def main() -> None:
             f"{name}: median {figure['median']:.2f} (min {figure['min']:.2f}, "
             f"max {figure['max']:.2f}) over {args.rounds} rounds, goal {figure['goal']}"
         )
+    for name, figure in run["references"].items():
+        print(f"reference, {name}: median {figure['median']:.2f}")
 
 
 if __name__ == "__main__":

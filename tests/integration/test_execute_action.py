@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 import grpc
 import pytest
 
-from botflow.client import field_violations
+from botflow.client import field_violations, request_id
 from botflow.v1.actions_pb2 import ActionOutcome, ErrorKind, HistoryMode
 from botflow.v1.conversation_pb2 import Direction
-from botflow.v1.flow_service_pb2 import ExecuteActionRequest
+from botflow.v1.flow_pb2 import AddNoteBlock, Block, Flow
+from botflow.v1.flow_service_pb2 import ExecuteActionRequest, RunFlowRequest
 from botflow.v1.variables_pb2 import TextList, Value, VariableDefinition
 from tests.integration.helpers import RECEIVED, SENT, conversation, openai_request
 
@@ -166,12 +167,36 @@ async def test_unknown_fake_outcome_is_invalid(stub: FlowServiceAsyncStub) -> No
     assert set(field_violations(caught.value)) == {'action.openai.provider_options["fail"]'}
 
 
-async def test_request_id_is_echoed(stub: FlowServiceAsyncStub) -> None:
+async def test_request_id_is_echoed_with_the_answer(stub: FlowServiceAsyncStub) -> None:
     call = stub.ExecuteAction(
         openai_request(convo=HELLO), timeout=10, metadata=(("x-request-id", "abc-123"),)
     )
     await call
-    assert ("x-request-id", "abc-123") in tuple(await call.initial_metadata())
+    assert ("x-request-id", "abc-123") in tuple(await call.trailing_metadata())
+
+
+async def test_generated_request_id_reaches_a_refused_call(stub: FlowServiceAsyncStub) -> None:
+    """A refusal's status details replace grpc's trailing metadata; the id
+    must survive that."""
+    call = stub.ExecuteAction(openai_request(prompt=""), timeout=10)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call
+    trailing = dict(caught.value.trailing_metadata() or ())
+    assert trailing.get("x-request-id")
+    assert field_violations(caught.value)
+    assert request_id(caught.value) == trailing["x-request-id"]
+
+
+async def test_a_stream_names_its_request_id_before_the_first_event(
+    stub: FlowServiceAsyncStub,
+) -> None:
+    call = stub.RunFlow(
+        RunFlowRequest(flow=Flow(blocks=[Block(id="a", add_note=AddNoteBlock(text="n"))])),
+        timeout=10,
+        metadata=(("x-request-id", "stream-1"),),
+    )
+    assert ("x-request-id", "stream-1") in tuple(await call.initial_metadata())
+    assert [event async for event in call]
 
 
 async def test_oversized_message_is_refused(stub: FlowServiceAsyncStub) -> None:

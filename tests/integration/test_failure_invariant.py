@@ -21,22 +21,38 @@ from botflow.server.app import RunningServer, serving
 from botflow.server.blocks.base import Outcome, RunState
 from botflow.server.config import Limits
 from botflow.server.variables import text_value
-from botflow.v1.actions_pb2 import ActionOutcome, ErrorKind, SetVariableOperation
+from botflow.v1.actions_pb2 import (
+    ActionOutcome,
+    ErrorKind,
+    HttpMethod,
+    SetVariableOperation,
+    WebhookAction,
+)
 from botflow.v1.conversation_pb2 import Conversation, Message
 from botflow.v1.events_pb2 import FlowStatus
 from botflow.v1.flow_pb2 import Block
-from botflow.v1.flow_service_pb2 import RunFlowRequest, RunFlowResponse
+from botflow.v1.flow_service_pb2 import (
+    RunFlowRequest,
+    RunFlowResponse,
+    SimulatedAnswer,
+    SimulatedHttpResponse,
+    SimulatedOutcome,
+    SimulatedOutcomes,
+    Simulation,
+)
 from botflow.v1.flow_service_pb2_grpc import FlowServiceStub
 from tests.integration.conftest import TEST_CONFIG
 from tests.integration.flows import (
     ai,
     branch,
+    check_stream,
     choice,
     collect,
     cond,
     described,
     flow,
     flow_request,
+    hook,
     run,
     send,
     set_var,
@@ -121,6 +137,38 @@ async def test_a_failing_action_block_fails_into_its_error_variable(
     assert finished.variables["ai failure"] == text(result.error)
     assert finished.variables["reached"] == text("yes")
     assert finished.status == FlowStatus.FLOW_STATUS_COMPLETED
+    _leak_free(caplog)
+
+
+@pytest.mark.usefixtures("exploding")
+async def test_a_failing_action_block_of_a_simulated_run_says_simulated(
+    stub: FlowServiceAsyncStub, caplog: pytest.LogCaptureFixture
+) -> None:
+    the_flow = flow(
+        ai("ask", next="hook"),
+        hook(
+            "hook",
+            WebhookAction(method=HttpMethod.HTTP_METHOD_GET, url="https://hooks.example.com/x"),
+        ),
+    )
+    answered = SimulatedOutcome(answer=SimulatedAnswer(text="x"))
+    responded = SimulatedOutcome(http_response=SimulatedHttpResponse(status=200, body="{}"))
+    simulation = Simulation(
+        kinds={
+            "openai": SimulatedOutcomes(outcomes=[answered]),
+            "webhook": SimulatedOutcomes(outcomes=[responded]),
+        }
+    )
+    request = RunFlowRequest(flow=the_flow, simulation=simulation)
+    events = await collect(stub, request)
+    check_stream(events)
+    finished = [
+        (e.block_id, e.action_finished.result) for e in events if e.HasField("action_finished")
+    ]
+    assert [(block_id, r.error_kind, r.simulated) for block_id, r in finished] == [
+        ("ask", ErrorKind.ERROR_KIND_PROVIDER_ERROR, True),
+        ("hook", ErrorKind.ERROR_KIND_BAD_RESPONSE, True),
+    ]
     _leak_free(caplog)
 
 

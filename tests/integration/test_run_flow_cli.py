@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,9 +15,9 @@ from botflow.v1.actions_pb2 import ErrorKind
 from botflow.v1.conversation_pb2 import Direction
 from botflow.v1.events_pb2 import FlowStatus, VariableChanged
 from botflow.v1.flow_service_pb2 import RunFlowRequest, RunFlowResponse
+from tests.support.botflow_process import botflow_server, run_flow_cli
 
 TRIAGE = str(Path(__file__).resolve().parents[2] / "examples" / "flows" / "support_triage.json")
-SERVE_ARGS = ("--port", "0", "--host", "127.0.0.1", "--providers", "fake")
 DELIVERY = "Got it, a delivery question. Please have your order number ready."
 # The triage action falls back to a second model at the same provider, which
 # takes the same scripted failures.
@@ -33,41 +31,8 @@ TIMEOUT_ERROR = (
 @pytest.fixture(scope="module")
 def target() -> Iterator[str]:
     """A `botflow serve --providers fake` subprocess for the whole module."""
-    env = {
-        **os.environ,
-        "BOTFLOW_LOG_LEVEL": "WARNING",
-        "BOTFLOW_GRACE_SECONDS": "1",
-        "BOTFLOW_SHUTDOWN_DELAY_SECONDS": "0",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "botflow.server.cli", "serve", *SERVE_ARGS],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith("botflow listening on "), line
-        yield line.rsplit(" ", 1)[1].strip()
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def run_flow(target: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "botflow.server.cli", "run-flow", "--target", target, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    with botflow_server(["--providers", "fake", "--grace-seconds", "1"]) as address:
+        yield address
 
 
 def lines(result: subprocess.CompletedProcess[str]) -> list[str]:
@@ -78,7 +43,7 @@ def lines(result: subprocess.CompletedProcess[str]) -> list[str]:
 
 def test_triage_start_then_resume_with_state_file(target: str, tmp_path: Path) -> None:
     state = tmp_path / "state.json"
-    first = run_flow(target, TRIAGE, "--provider", "fake", "--state", str(state))
+    first = run_flow_cli(target, TRIAGE, "--provider", "fake", "--state", str(state))
     assert lines(first) == [
         "#1   [greet] bot says: Hi there! What can we help you with today?",
         "#2   [ask issue] finished: WAITING_FOR_ANSWER, resume at 'ask issue' after 2 step(s)",
@@ -92,7 +57,7 @@ def test_triage_start_then_resume_with_state_file(target: str, tmp_path: Path) -
     ]
 
     answer = "My parcel delivery is late"
-    second = run_flow(
+    second = run_flow_cli(
         target,
         TRIAGE,
         "--provider",
@@ -137,7 +102,7 @@ def test_triage_start_then_resume_with_state_file(target: str, tmp_path: Path) -
 
 
 def test_json_prints_one_run_flow_response_per_line(target: str) -> None:
-    result = run_flow(
+    result = run_flow_cli(
         target, TRIAGE, "--json", "--provider", "fake", "--resume", "ask issue", "--no-answer"
     )
     events = [json_format.Parse(line, RunFlowResponse()) for line in lines(result)]
@@ -151,7 +116,7 @@ def test_json_prints_one_run_flow_response_per_line(target: str) -> None:
 
 
 def test_var_sets_a_text_variable(target: str) -> None:
-    result = run_flow(
+    result = run_flow_cli(
         target, TRIAGE, "--provider", "fake", "--var", "contact name=Ana", "--var", "plan=pro"
     )
     out = lines(result)
@@ -163,7 +128,7 @@ def test_var_sets_a_text_variable(target: str) -> None:
 
 
 def test_provider_option_scripts_the_fake_provider(target: str) -> None:
-    result = run_flow(
+    result = run_flow_cli(
         target,
         TRIAGE,
         "--json",
@@ -208,7 +173,7 @@ def test_invalid_flow_exits_2_with_field_violations(target: str, tmp_path: Path)
             }
         )
     )
-    result = run_flow(target, str(flow), "--state", str(tmp_path / "state.json"))
+    result = run_flow_cli(target, str(flow), "--state", str(tmp_path / "state.json"))
     assert result.returncode == 2
     assert result.stdout == ""
     err = result.stderr.splitlines()
@@ -220,7 +185,7 @@ def test_invalid_flow_exits_2_with_field_violations(target: str, tmp_path: Path)
 
 def test_openai_block_on_a_disabled_provider_is_refused(target: str) -> None:
     # Without --provider the flow asks for "openai", which this server disabled.
-    result = run_flow(target, TRIAGE)
+    result = run_flow_cli(target, TRIAGE)
     assert result.returncode == 2
     assert "  flow.blocks[2].openai.provider: " in result.stderr
 
@@ -228,7 +193,7 @@ def test_openai_block_on_a_disabled_provider_is_refused(target: str) -> None:
 def test_unreachable_server_exits_1(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     # Port 1 on loopback: nothing listens there, the connection is refused.
-    result = run_flow("127.0.0.1:1", TRIAGE, "--timeout", "5", "--state", str(state))
+    result = run_flow_cli("127.0.0.1:1", TRIAGE, "--timeout", "5", "--state", str(state))
     assert result.returncode == 1
     assert result.stderr.startswith("call failed: UNAVAILABLE: ")
     assert not state.exists()
@@ -243,7 +208,7 @@ def test_unreachable_server_exits_1(tmp_path: Path) -> None:
     ],
 )
 def test_resume_flags_must_come_together(target: str, args: tuple[str, ...], message: str) -> None:
-    result = run_flow(target, TRIAGE, *args)
+    result = run_flow_cli(target, TRIAGE, *args)
     assert result.returncode == 1
     assert message in result.stderr
     assert result.stdout == ""
@@ -272,18 +237,18 @@ def test_state_keeps_no_secret_and_var_sends_it_again(target: str, tmp_path: Pat
     flow.write_text(json.dumps(SECRET_FLOW))
     common = (str(flow), "--provider", "fake", "--state", str(state))
     key = ("--var", f"api key={CLI_KEY}")
-    first = lines(run_flow(target, *common, *key, "--var", "plan=pro"))
+    first = lines(run_flow_cli(target, *common, *key, "--var", "plan=pro"))
     assert first[-1] == "     plan = 'pro'"
     assert CLI_KEY not in state.read_text()
 
     resume = ("--resume", "ask", "--answer", "hello")
-    second = run_flow(target, *common, *key, *resume, "--json")
+    second = run_flow_cli(target, *common, *key, *resume, "--json")
     events = [json_format.Parse(line, RunFlowResponse()) for line in lines(second)]
     assert events[1].action_finished.result.answer == "hello"
     assert CLI_KEY not in second.stdout + state.read_text()
 
     # A resume that forgets --var: the state had no key to give.
-    third = lines(run_flow(target, *common, "--resume", "ask", "--answer", "again"))
+    third = lines(run_flow_cli(target, *common, "--resume", "ask", "--answer", "again"))
     assert "the token is empty after filling in variables" in "\n".join(third)
 
 

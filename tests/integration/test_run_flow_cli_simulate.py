@@ -11,10 +11,8 @@ flow that breaks them fails here.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,11 +20,11 @@ import pytest
 from google.protobuf import json_format
 
 from botflow.v1.flow_service_pb2 import RunFlowResponse
+from tests.support.botflow_process import botflow_server, run_flow_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 TRIAGE = str(ROOT / "examples" / "flows" / "support_triage.json")
 SIMULATIONS = ROOT / "examples" / "simulations" / "support_triage"
-SERVE_ARGS = ("--port", "0", "--host", "127.0.0.1")
 
 BILLING = "Got it, a billing question. Our billing team will reply within a day."
 DELIVERY = "Got it, a delivery question. Please have your order number ready."
@@ -60,42 +58,8 @@ BRANCHES = {
 def target() -> Iterator[str]:
     """`botflow serve` with its default providers (openai, fake) and egress
     policy: a simulated run needs nothing more."""
-    env = {
-        **os.environ,
-        "BOTFLOW_LOG_LEVEL": "WARNING",
-        "BOTFLOW_GRACE_SECONDS": "1",
-        "BOTFLOW_SHUTDOWN_DELAY_SECONDS": "0",
-    }
-    env.pop("BOTFLOW_PROVIDERS", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "botflow.server.cli", "serve", *SERVE_ARGS],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith("botflow listening on "), line
-        yield line.rsplit(" ", 1)[1].strip()
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def run_flow(target: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "botflow.server.cli", "run-flow", "--target", target, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    with botflow_server(["--grace-seconds", "1"]) as address:
+        yield address
 
 
 def events_of(result: subprocess.CompletedProcess[str]) -> list[RunFlowResponse]:
@@ -114,11 +78,11 @@ def test_each_simulation_takes_its_branch_of_the_triage_flow(
 ) -> None:
     simulate = ("--simulate", str(SIMULATIONS / f"{name}.json"))
     state = ("--state", str(tmp_path / "state.json"))
-    first = events_of(run_flow(target, TRIAGE, "--json", *simulate, *state))
+    first = events_of(run_flow_cli(target, TRIAGE, "--json", *simulate, *state))
     assert first[-1].finished.resume_block_id == "ask issue"
 
     resume = ("--resume", "ask issue", "--answer", ISSUE)
-    events = events_of(run_flow(target, TRIAGE, "--json", *simulate, *state, *resume))
+    events = events_of(run_flow_cli(target, TRIAGE, "--json", *simulate, *state, *resume))
     sent, notes = BRANCHES[name]
     assert [e.message_sent.text for e in events if e.HasField("message_sent")] == sent
     assert [e.note_added.text for e in events if e.HasField("note_added")] == notes
@@ -128,7 +92,7 @@ def test_each_simulation_takes_its_branch_of_the_triage_flow(
 
 
 def test_the_text_output_marks_simulated_actions(target: str) -> None:
-    result = run_flow(
+    result = run_flow_cli(
         target,
         TRIAGE,
         "--simulate",
@@ -155,8 +119,8 @@ def test_the_worked_example_prints_what_the_docs_show(
     target: str, tmp_path: Path, name: str, block: int
 ) -> None:
     args = ("--simulate", str(SIMULATIONS / f"{name}.json"), "--state", str(tmp_path / "s.json"))
-    assert run_flow(target, TRIAGE, *args).returncode == 0
-    second = run_flow(
+    assert run_flow_cli(target, TRIAGE, *args).returncode == 0
+    second = run_flow_cli(
         target, TRIAGE, *args, "--resume", "ask issue", "--answer", "I was charged twice"
     )
     assert second.returncode == 0, second.stderr
@@ -166,7 +130,7 @@ def test_the_worked_example_prints_what_the_docs_show(
 
 def test_a_file_that_cannot_be_read_is_named(target: str, tmp_path: Path) -> None:
     missing = tmp_path / "missing.json"
-    result = run_flow(target, TRIAGE, "--simulate", str(missing))
+    result = run_flow_cli(target, TRIAGE, "--simulate", str(missing))
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr == f"--simulate {missing}: cannot read it (No such file or directory)\n"
@@ -186,7 +150,7 @@ def test_a_file_that_is_no_simulation_is_refused_before_any_call(
 ) -> None:
     path = tmp_path / "sim.json"
     path.write_text(content)
-    result = run_flow(target, TRIAGE, "--simulate", str(path))
+    result = run_flow_cli(target, TRIAGE, "--simulate", str(path))
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.startswith(f"--simulate {path}: not a botflow.v1.Simulation in JSON: ")
@@ -195,7 +159,7 @@ def test_a_file_that_is_no_simulation_is_refused_before_any_call(
 def test_a_simulation_the_server_refuses_is_an_invalid_request(target: str, tmp_path: Path) -> None:
     path = tmp_path / "sim.json"
     path.write_text(json.dumps({"kinds": {"webhook": {"outcomes": [{"httpResponse": {}}]}}}))
-    result = run_flow(target, TRIAGE, "--simulate", str(path))
+    result = run_flow_cli(target, TRIAGE, "--simulate", str(path))
     assert result.returncode == 2
     assert result.stdout == ""
     assert '  simulation.blocks["classify"]: ' in result.stderr

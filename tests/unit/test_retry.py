@@ -29,7 +29,11 @@ REQUEST = CompletionRequest(
 
 
 class ScriptedProvider:
-    """Raises or answers per attempt from a script; attempts past it answer "ok"."""
+    """Raises or answers per attempt from a script; attempts past it answer "ok".
+
+    `cut` lists the attempts cancelled while still waiting to answer: a
+    timeout is proven by that and by the outcome, never by how long it took.
+    """
 
     name = "scripted"
 
@@ -37,20 +41,28 @@ class ScriptedProvider:
         self.script = list(script)
         self.delay = delay
         self.requests: list[CompletionRequest] = []
+        self.cut: list[int] = []
 
     async def complete(self, request: CompletionRequest) -> Completion:
         self.requests.append(request)
         if self.delay:
-            await asyncio.sleep(self.delay)
+            await self._wait(self.delay, request.attempt)
         step = (
             self.script[len(self.requests) - 1] if len(self.requests) <= len(self.script) else "ok"
         )
         if isinstance(step, BaseException):
             raise step
         if isinstance(step, float):
-            await asyncio.sleep(step)
+            await self._wait(step, request.attempt)
             step = "slow"
         return Completion(text=step, usage=Usage(1, 2, 3), model="m-1")
+
+    async def _wait(self, seconds: float, attempt: int) -> None:
+        try:
+            await asyncio.sleep(seconds)
+        except asyncio.CancelledError:
+            self.cut.append(attempt)
+            raise
 
     async def aclose(self) -> None:
         return None
@@ -203,13 +215,13 @@ async def test_far_deadline_allows_retries_and_clips_attempt_timeout() -> None:
 
 
 async def test_past_deadline_gives_a_zero_timeout() -> None:
+    # Were the attempt not cut at once, the provider would answer "late".
     provider = ScriptedProvider("late", delay=1.0)
     sleep = SleepRecorder()
-    started = time.monotonic()
     outcome = await complete_with_retries(
-        provider, REQUEST, RetryPolicy(), deadline=started - 1.0, sleep=sleep
+        provider, REQUEST, RetryPolicy(), deadline=time.monotonic() - 1.0, sleep=sleep
     )
-    assert time.monotonic() - started < 0.5
+    assert provider.cut == [1]
     assert outcome.completion is None
     assert isinstance(outcome.error, ProviderTimeoutError)
     assert outcome.error.kind == "Timeout"
@@ -220,11 +232,10 @@ async def test_past_deadline_gives_a_zero_timeout() -> None:
 
 async def test_attempt_timeout_turns_a_slow_attempt_into_timeout() -> None:
     provider = ScriptedProvider("too late", delay=2.0)
-    started = time.monotonic()
     outcome = await complete_with_retries(
         provider, REQUEST, RetryPolicy(max_attempts=1, attempt_timeout=0.05)
     )
-    assert time.monotonic() - started < 1.0
+    assert provider.cut == [1]
     assert outcome.completion is None
     assert isinstance(outcome.error, ProviderTimeoutError)
     assert outcome.error.kind == "Timeout"
@@ -236,11 +247,11 @@ async def test_attempt_timeout_turns_a_slow_attempt_into_timeout() -> None:
 async def test_timed_out_attempt_is_retried() -> None:
     provider = ScriptedProvider(2.0, "fast")
     sleep = SleepRecorder()
-    started = time.monotonic()
     outcome = await complete_with_retries(
         provider, REQUEST, RetryPolicy(attempt_timeout=0.05), sleep=sleep, rng=lambda: 0.0
     )
-    assert time.monotonic() - started < 1.0
+    assert provider.cut == [1]
+    assert [r.timeout for r in provider.requests] == [0.05, 0.05]
     assert outcome.completion is not None
     assert outcome.completion.text == "fast"
     assert outcome.attempts == 2

@@ -22,7 +22,13 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from botflow.server import defaults
-from botflow.server.interceptors import Handler, ServiceInterceptor, StreamBehavior, rebuilt
+from botflow.server.interceptors import (
+    Handler,
+    ServiceInterceptor,
+    StreamBehavior,
+    abort_with_status,
+    rebuilt,
+)
 from botflow.server.metrics import Metrics
 
 log = logging.getLogger("botflow.rpc")
@@ -91,7 +97,7 @@ class AdmissionInterceptor(ServiceInterceptor):
         )
         if self._metrics is not None:
             self._metrics.rpc_finished(method, "RESOURCE_EXHAUSTED", 0.0)
-        await context.abort_with_status(self._busy)
+        await abort_with_status(context, self._busy)
 
     def _unary(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
         async def handler(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:

@@ -8,6 +8,10 @@ becomes a failed block of a kind the product knows, and the flow goes on.
 - Any other block warns (`block_failed`) and the flow continues where the
   block would have gone (a choice takes its fallback).
 
+In a simulated run the failed action's result says `simulated`, as every
+other action result of that run does: a reader of the events must never take
+it for a live call that failed.
+
 Each one is logged once, at ERROR, with the request id (added by the log
 filter), the block kind and the exception's class: never its message, which
 may quote a variable or a message text.
@@ -21,9 +25,9 @@ from typing import Any
 from botflow.providers.errors import BadResponseError, ProviderError
 from botflow.server import defaults
 from botflow.server.blocks import ActionReply, BlockKind
-from botflow.server.blocks.base import Outcome
+from botflow.server.blocks.base import Outcome, action_outcome
 from botflow.server.blocks.context import ActionContext
-from botflow.server.events import action_finished, variables_changed, warning
+from botflow.server.events import warning
 from botflow.server.results import ActionRun, VariableWriter
 from botflow.server.variables import Variables
 from botflow.v1.actions_pb2 import ActionOutcome, ActionResult, Warning
@@ -62,8 +66,16 @@ def _warning(kind: BlockKind, error: Exception) -> Warning:
     )
 
 
-def failed_block(kind: BlockKind, block: Block, variables: Variables, error: Exception) -> Outcome:
-    """The outcome of a block whose runner raised `error` (variables restored)."""
+def failed_block(
+    kind: BlockKind,
+    block: Block,
+    variables: Variables,
+    error: Exception,
+    *,
+    simulated: bool = False,
+) -> Outcome:
+    """The outcome of a block whose runner raised `error` (variables restored);
+    `simulated` is whether the run is (RunState.actions.simulated)."""
     log_failure(kind, error)
     next_block = kind.after_failure(block)
     failure = _unexpected(kind, error)
@@ -71,7 +83,7 @@ def failed_block(kind: BlockKind, block: Block, variables: Variables, error: Exc
         w = _warning(kind, error)
         return Outcome([warning(w.code, w.message)], next_block)
     run = _fail(kind.params(block), variables, failure)
-    return Outcome([action_finished(run.result), *variables_changed(run.changes)], next_block)
+    return action_outcome(run, next_block, simulated)
 
 
 def _reply(
@@ -88,6 +100,7 @@ def _reply(
         result = ActionResult(outcome=ActionOutcome.ACTION_OUTCOME_SUCCEEDED)
         return ActionReply(result, [otherwise])
     run = _fail(params, variables, failure)
+    run.result.simulated = ctx.simulated
     ctx.report(kind.name, getattr(params, "provider", "") or "", run.result)
     return ActionReply(run.result, [])
 

@@ -126,7 +126,8 @@ class FlowRun:
             raise
         except Exception as error:
             self._undo(checkpoint)
-            return failed_block(kind, block, self.state.variables, error)
+            simulated = self.state.actions.simulated
+            return failed_block(kind, block, self.state.variables, error, simulated=simulated)
 
     def _numbered(self, event: RunFlowResponse, block_id: str) -> RunFlowResponse:
         self._sequence += 1

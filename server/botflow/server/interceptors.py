@@ -50,11 +50,28 @@ def _incoming_request_id(context: grpc.aio.ServicerContext[Any, Any]) -> str:
     return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
 
 
-async def _begin(context: grpc.aio.ServicerContext[Any, Any]) -> float:
+async def _begin(context: grpc.aio.ServicerContext[Any, Any], *, streaming: bool) -> float:
+    """Names the call and tells the caller its request id: a stream in its
+    initial metadata, before the first event; a unary call in its trailing
+    metadata, which reaches the caller together with the answer. (grpc.aio
+    sends initial metadata that has content in a batch of its own, which
+    would cost every unary call one more round through the transport.)"""
     rid = _incoming_request_id(context)
     request_id.set(rid)
-    await context.send_initial_metadata(((REQUEST_ID_KEY, rid),))
+    if streaming:
+        await context.send_initial_metadata(((REQUEST_ID_KEY, rid),))
+    else:
+        context.set_trailing_metadata(((REQUEST_ID_KEY, rid),))
     return time.monotonic()
+
+
+async def abort_with_status(
+    context: grpc.aio.ServicerContext[Any, Any], status: grpc.Status
+) -> None:
+    """`context.abort_with_status`, keeping the trailing metadata already set
+    (a unary call's request id): grpc's own replaces it with the status's."""
+    kept = tuple(context.trailing_metadata() or ())
+    await context.abort(status.code, status.details, kept + tuple(status.trailing_metadata))
 
 
 class Undecodable:
@@ -96,7 +113,7 @@ def _undecodable_status(request: Undecodable) -> grpc.Status:
 
 async def _refuse_undecodable(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
     if isinstance(request, Undecodable):
-        await context.abort_with_status(_undecodable_status(request))
+        await abort_with_status(context, _undecodable_status(request))
 
 
 async def _last_resort(context: grpc.aio.ServicerContext[Any, Any], error: Exception) -> None:
@@ -142,7 +159,7 @@ class _CallReport:
         self, behavior: Callable[[Any, Any], Awaitable[Any]]
     ) -> Callable[[Any, Any], Awaitable[Any]]:
         async def handler(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            started, code = await _begin(context), None
+            started, code = await _begin(context, streaming=False), None
             try:
                 await _refuse_undecodable(request, context)
                 response = await behavior(request, context)
@@ -164,7 +181,7 @@ class _CallReport:
         async def handler(
             request: Any, context: grpc.aio.ServicerContext[Any, Any]
         ) -> AsyncIterator[Any]:
-            started, code = await _begin(context), None
+            started, code = await _begin(context, streaming=True), None
             try:
                 await _refuse_undecodable(request, context)
                 async for item in behavior(request, context):

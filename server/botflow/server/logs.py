@@ -7,12 +7,15 @@ request bodies and headers.
 
 from __future__ import annotations
 
+import atexit
 import contextvars
 import json
 import logging
+import queue
 import sys
 import threading
 import time
+from logging.handlers import QueueHandler, QueueListener
 from types import TracebackType
 
 from botflow.server import defaults
@@ -57,6 +60,30 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class _HandOff(QueueHandler):
+    """Puts records on the writer thread's queue untouched: formatting and
+    the write to stderr happen there, off the event loop that serves calls.
+    (QueueHandler's own `prepare` formats here, to make records picklable for
+    other processes; these never leave this one.)"""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return record
+
+
+# The writer thread of configure_logging, stopped (its queue drained) at exit.
+_writer: QueueListener | None = None
+
+
+def _stop_writer() -> None:
+    global _writer
+    if _writer is not None:
+        _writer.stop()
+        _writer = None
+
+
+atexit.register(_stop_writer)
+
+
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
 
@@ -74,9 +101,24 @@ def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
 def configure_logging(
     fmt: str = defaults.DEFAULT_LOG_FORMAT, level: str = defaults.DEFAULT_LOG_LEVEL
 ) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    """Log lines go to stderr from a writer thread; the request id is read
+    where the record is made, since it lives in the call's context."""
+    global _writer
+    _stop_writer()
+    # No format of ours shows where a record was made, nor the thread or the
+    # process: the logging HOWTO's "Optimization" switches skip collecting
+    # them for every record.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    stream = logging.StreamHandler(sys.stderr)
+    stream.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    handler = _HandOff(records)
     handler.addFilter(RequestIdFilter())
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    _writer = QueueListener(records, stream)
+    _writer.start()
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

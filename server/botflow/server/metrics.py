@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
@@ -26,6 +27,7 @@ class Metrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
     def __post_init__(self) -> None:
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         r = self.registry
         self.rpcs = Counter("botflow_rpcs", "Finished RPCs.", ["method", "code"], registry=r)
         self.rpc_seconds = Histogram(
@@ -54,32 +56,43 @@ class Metrics:
             registry=r,
         )
 
+    def _child(self, metric: Counter | Histogram, *labels: str) -> Any:
+        """The metric's child for `labels`, looked up once: prometheus_client's
+        `labels()` checks and locks on every call, and labels here come from
+        small fixed sets."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     def rpc_finished(self, method: str, code: str, seconds: float) -> None:
         name = method.rsplit("/", 1)[-1]
-        self.rpcs.labels(name, code).inc()
-        self.rpc_seconds.labels(name).observe(seconds)
+        self._child(self.rpcs, name, code).inc()
+        self._child(self.rpc_seconds, name).observe(seconds)
 
     def action_finished(self, action: str, provider: str, result: ActionResult) -> None:
         kind = kind_label(result.error_kind)
         outcome = "failed" if result.error else "succeeded"
-        self.actions.labels(action, provider, outcome, kind).inc()
-        self.attempts.labels(action, provider).inc(result.attempts)
+        self._child(self.actions, action, provider, outcome, kind).inc()
+        self._child(self.attempts, action, provider).inc(result.attempts)
         usage = result.usage
         for token_kind, count in (
             ("prompt", usage.prompt_tokens),
             ("completion", usage.completion_tokens),
         ):
             if count:
-                self.tokens.labels(provider, token_kind).inc(count)
+                self._child(self.tokens, provider, token_kind).inc(count)
 
     def simulated_action_finished(self, action: str, result: ActionResult) -> None:
         """A simulated action: counted here only, not as a provider's or
         webhook's action, attempts or tokens."""
         outcome = "failed" if result.error else "succeeded"
-        self.simulated_actions.labels(action, outcome, kind_label(result.error_kind)).inc()
+        self._child(self.simulated_actions, action, outcome, kind_label(result.error_kind)).inc()
 
     def run_finished(self, status: int) -> None:
-        self.runs.labels(FlowStatus.Name(status).removeprefix("FLOW_STATUS_").lower()).inc()  # type: ignore[arg-type]
+        name = FlowStatus.Name(status).removeprefix("FLOW_STATUS_").lower()  # type: ignore[arg-type]
+        self._child(self.runs, name).inc()
 
 
 @dataclass

@@ -18,6 +18,7 @@ from botflow.server.blocks import ACTION_KINDS, ActionReply, BlockKind
 from botflow.server.blocks.context import ActionContext
 from botflow.server.config import ServerConfig
 from botflow.server.engine import run_flow
+from botflow.server.interceptors import abort_with_status
 from botflow.server.metrics import Metrics
 from botflow.server.request_validation import validate_execute_action, validate_run_flow
 from botflow.server.secrets import secret_names_of_action
@@ -106,7 +107,7 @@ class FlowService(flow_service_pb2_grpc.FlowServiceServicer):
     ) -> ExecuteActionResponse:
         violations = validate_execute_action(request, self._validation)
         if violations:
-            await context.abort_with_status(violations.to_status())
+            await abort_with_status(context, violations.to_status())
         secrets = secret_names_of_action(request.action, request.variable_definitions)
         variables = Variables.assemble(
             request.variable_definitions, request.variables, secrets=secrets
@@ -128,6 +129,6 @@ class FlowService(flow_service_pb2_grpc.FlowServiceServicer):
     ) -> AsyncIterator[RunFlowResponse]:
         violations = validate_run_flow(request, self._validation)
         if violations:
-            await context.abort_with_status(violations.to_status())
+            await abort_with_status(context, violations.to_status())
         async for event in run_flow(request, self._action_context(context).for_run(request)):
             yield event

@@ -28,15 +28,13 @@ from google.protobuf.descriptor import Descriptor
 
 from botflow.providers.base import FINISH_STOP, Completion, CompletionRequest, Usage
 from botflow.providers.errors import (
+    QUOTA_CODE,
     BadRequestError,
     BadResponseError,
     BlockedError,
     ProviderError,
     ProviderTimeoutError,
-    QuotaExceededError,
-    RateLimitedError,
-    ServerError,
-    UnauthorizedError,
+    error_for_status,
 )
 from botflow.providers.retry import CallOutcome, RetryPolicy
 from botflow.server.templating import render_template
@@ -68,27 +66,40 @@ MAX_OUTCOMES = 1000
 # A failure's detail lands in the error variable after "Kind: ".
 MAX_DETAIL_BYTES = 1024
 
-# What each kind of call can end in live, and so may be scripted.
-OPENAI_FAILURES: frozenset[ErrorKind.ValueType] = frozenset(
-    {
-        ErrorKind.ERROR_KIND_TIMEOUT,
-        ErrorKind.ERROR_KIND_RATE_LIMITED,
-        ErrorKind.ERROR_KIND_QUOTA_EXCEEDED,
-        ErrorKind.ERROR_KIND_UNAUTHORIZED,
-        ErrorKind.ERROR_KIND_BAD_REQUEST,
-        ErrorKind.ERROR_KIND_PROVIDER_ERROR,
-        ErrorKind.ERROR_KIND_BLOCKED,
-        ErrorKind.ERROR_KIND_BAD_RESPONSE,
-    }
-)
-WEBHOOK_FAILURES: frozenset[ErrorKind.ValueType] = frozenset(
-    {
-        ErrorKind.ERROR_KIND_TIMEOUT,
-        ErrorKind.ERROR_KIND_BAD_REQUEST,
-        ErrorKind.ERROR_KIND_BAD_RESPONSE,
-        ErrorKind.ERROR_KIND_BLOCKED,
-    }
-)
+# What each kind of call can end in live, and so may be scripted: for each
+# failure kind, the error a live call of that kind ends with (its detail
+# included, made by the live mapping where an HTTP status decides it).
+_PROVIDER_ERRORS: dict[ErrorKind.ValueType, Callable[[int], ProviderError]] = {
+    ErrorKind.ERROR_KIND_TIMEOUT: lambda timeout_ms: ProviderTimeoutError(
+        f"no answer within {timeout_ms} ms"
+    ),
+    ErrorKind.ERROR_KIND_RATE_LIMITED: lambda _: error_for_status(429),
+    ErrorKind.ERROR_KIND_QUOTA_EXCEEDED: lambda _: error_for_status(429, code=QUOTA_CODE),
+    ErrorKind.ERROR_KIND_UNAUTHORIZED: lambda _: error_for_status(401),
+    ErrorKind.ERROR_KIND_BAD_REQUEST: lambda _: error_for_status(400),
+    ErrorKind.ERROR_KIND_PROVIDER_ERROR: lambda _: error_for_status(500),
+    ErrorKind.ERROR_KIND_BLOCKED: lambda _: BlockedError(
+        "the provider's endpoint is refused by the egress policy"
+    ),
+    ErrorKind.ERROR_KIND_BAD_RESPONSE: lambda _: BadResponseError(
+        "the provider's answer could not be used"
+    ),
+}
+# A webhook call's: the detail's template ({host}, {timeout_ms}), as webhook.py writes it.
+_WEBHOOK_ERRORS: dict[ErrorKind.ValueType, tuple[type[ProviderError], str]] = {
+    ErrorKind.ERROR_KIND_TIMEOUT: (
+        ProviderTimeoutError,
+        "no answer from {host} within {timeout_ms} ms",
+    ),
+    ErrorKind.ERROR_KIND_BAD_REQUEST: (BadRequestError, "the request to {host} was refused"),
+    ErrorKind.ERROR_KIND_BAD_RESPONSE: (
+        BadResponseError,
+        "no usable answer from {host} (the connection failed)",
+    ),
+    ErrorKind.ERROR_KIND_BLOCKED: (BlockedError, "{host} is refused by the egress policy"),
+}
+OPENAI_FAILURES: frozenset[ErrorKind.ValueType] = frozenset(_PROVIDER_ERRORS)
+WEBHOOK_FAILURES: frozenset[ErrorKind.ValueType] = frozenset(_WEBHOOK_ERRORS)
 FAILURES = {OPENAI: OPENAI_FAILURES, WEBHOOK: WEBHOOK_FAILURES}
 # The outcome members each kind of block takes.
 MEMBERS = {OPENAI: ("answer", "failure"), WEBHOOK: ("http_response", "failure")}
@@ -196,59 +207,13 @@ def attempts(failure: SimulatedFailure) -> int:
     return failure.attempts or 1
 
 
-# A provider call's failures: the error a live call ends with, and the
-# detail it would have had.
-_PROVIDER_ERRORS: dict[int, tuple[type[ProviderError], str, int | None]] = {
-    ErrorKind.ERROR_KIND_TIMEOUT: (ProviderTimeoutError, "no answer within {timeout_ms} ms", None),
-    ErrorKind.ERROR_KIND_RATE_LIMITED: (RateLimitedError, "too many requests (HTTP 429)", 429),
-    ErrorKind.ERROR_KIND_QUOTA_EXCEEDED: (
-        QuotaExceededError,
-        "the account is out of quota (HTTP 429)",
-        429,
-    ),
-    ErrorKind.ERROR_KIND_UNAUTHORIZED: (
-        UnauthorizedError,
-        "the provider refused the token (HTTP 401)",
-        401,
-    ),
-    ErrorKind.ERROR_KIND_BAD_REQUEST: (
-        BadRequestError,
-        "the provider refused the request (HTTP 400)",
-        400,
-    ),
-    ErrorKind.ERROR_KIND_PROVIDER_ERROR: (ServerError, "the provider failed (HTTP 500)", 500),
-    ErrorKind.ERROR_KIND_BLOCKED: (
-        BlockedError,
-        "the provider's endpoint is refused by the egress policy",
-        None,
-    ),
-    ErrorKind.ERROR_KIND_BAD_RESPONSE: (
-        BadResponseError,
-        "the provider's answer could not be used",
-        None,
-    ),
-}
-_WEBHOOK_ERRORS: dict[int, tuple[type[ProviderError], str]] = {
-    ErrorKind.ERROR_KIND_TIMEOUT: (
-        ProviderTimeoutError,
-        "no answer from {host} within {timeout_ms} ms",
-    ),
-    ErrorKind.ERROR_KIND_BAD_REQUEST: (BadRequestError, "the request to {host} was refused"),
-    ErrorKind.ERROR_KIND_BAD_RESPONSE: (
-        BadResponseError,
-        "no usable answer from {host} (the connection failed)",
-    ),
-    ErrorKind.ERROR_KIND_BLOCKED: (BlockedError, "{host} is refused by the egress policy"),
-}
-
-
 def provider_failure(failure: SimulatedFailure, timeout_ms: int) -> ProviderError:
     """The error a provider call scripted to fail ends with."""
-    error_type, default, status = _PROVIDER_ERRORS.get(
-        failure.kind, _PROVIDER_ERRORS[ErrorKind.ERROR_KIND_PROVIDER_ERROR]
-    )
-    detail = failure.detail or default.format(timeout_ms=timeout_ms)
-    return error_type(detail, status=status)
+    make = _PROVIDER_ERRORS.get(failure.kind, _PROVIDER_ERRORS[ErrorKind.ERROR_KIND_PROVIDER_ERROR])
+    error = make(timeout_ms)
+    if not failure.detail:
+        return error
+    return type(error)(failure.detail, status=error.status)
 
 
 def webhook_failure(failure: SimulatedFailure, host: str, timeout_ms: int) -> ProviderError:

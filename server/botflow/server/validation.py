@@ -103,8 +103,13 @@ def key_path(path: str, key: str) -> str:
     return f'{path}["{escaped}"]'
 
 
+def _too_long(text: str, max_bytes: int) -> bool:
+    # A character is at most 4 bytes in UTF-8: most texts need no encoding.
+    return len(text) * 4 > max_bytes and len(text.encode()) > max_bytes
+
+
 def _check_text(v: Violations, path: str, text: str, limits: Limits) -> None:
-    if len(text.encode()) > limits.max_text_bytes:
+    if _too_long(text, limits.max_text_bytes):
         v.add(path, f"longer than the server limit of {limits.max_text_bytes} bytes")
 
 
@@ -166,9 +171,11 @@ def check_conversation(
         )
         return
     for i, message in enumerate(conversation.messages):
+        # Paths are built only for a message that has a problem.
         if message.direction == Direction.DIRECTION_UNSPECIFIED:
             v.add(f"{path}.messages[{i}].direction", "must be RECEIVED or SENT")
-        _check_text(v, f"{path}.messages[{i}].text", message.text, limits)
+        if _too_long(message.text, limits.max_text_bytes):
+            _check_text(v, f"{path}.messages[{i}].text", message.text, limits)
 
 
 def _check_url(v: Violations, path: str, url: str) -> None:
@@ -379,6 +386,36 @@ def _check_enum(v: Violations, path: str, enum: EnumDescriptor, number: int) -> 
 def check_enums(v: Violations, message: Message, path: str = "") -> None:
     """Every enum field at any depth holds a number its enum defines. Proto3
     enums are open, so a client can send 99; no code past validation sees it."""
+    if not _enums_valid(message):
+        _report_enums(v, message, path)
+
+
+def _enums_valid(message: Message) -> bool:
+    """check_enums' question without building a path per field: the answer
+    for nearly every request, so the paths are built only for a bad one."""
+    for member in _enum_fields(message.DESCRIPTOR):
+        value = getattr(message, member.name)
+        if member.message_type is not None and member.message_type.GetOptions().map_entry:
+            items = value.values()
+            member = member.message_type.fields_by_name["value"]
+        elif member.is_repeated:
+            items = value
+        elif member.message_type is None or message.HasField(member.name):
+            items = (value,)
+        else:
+            continue
+        if not all(_member_valid(member, item) for item in items):
+            return False
+    return True
+
+
+def _member_valid(member: FieldDescriptor, value: Any) -> bool:
+    if member.enum_type is not None:
+        return value in member.enum_type.values_by_number
+    return _enums_valid(value)
+
+
+def _report_enums(v: Violations, message: Message, path: str) -> None:
     for member in _enum_fields(message.DESCRIPTOR):
         where = f"{path}.{member.name}" if path else member.name
         value = getattr(message, member.name)
@@ -397,4 +434,4 @@ def _check_member(v: Violations, path: str, member: FieldDescriptor, value: Any)
     if member.enum_type is not None:
         _check_enum(v, path, member.enum_type, value)
     else:
-        check_enums(v, value, path)
+        _report_enums(v, value, path)

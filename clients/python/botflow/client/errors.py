@@ -54,8 +54,8 @@ def _metadata(error: object, which: str) -> Iterable[tuple[str, Any]]:
 def request_id(error: grpc.RpcError) -> str | None:
     """The `x-request-id` the server answered a failed call with, if any.
 
-    botflow sends it as initial metadata; trailing metadata is read too, for
-    a proxy that moves it there.
+    botflow sends it in a unary call's trailing metadata and in a stream's
+    initial metadata; both are read.
     """
     if isinstance(error, InvalidRequestError) and error.rpc_error is not None:
         error = error.rpc_error

@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from botflow.server.blocks.context import ActionContext
+from botflow.server.events import action_finished, variables_changed
+from botflow.server.results import ActionRun
 from botflow.server.variables import Variables
 from botflow.v1.conversation_pb2 import Conversation, Direction, Message
 from botflow.v1.events_pb2 import FlowStatus
@@ -54,3 +56,12 @@ class Outcome:
 
 
 BlockRunner = Callable[[Block, RunState], Awaitable[Outcome]]
+
+
+def action_outcome(run: ActionRun, next_block: str, simulated: bool) -> Outcome:
+    """An action block's outcome: ActionFinished, then one VariableChanged per
+    variable it wrote. In a simulated run the result says so however the
+    action ended, failed behind the barrier included: a reader of the events
+    must never take it for a live call."""
+    run.result.simulated = simulated
+    return Outcome([action_finished(run.result), *variables_changed(run.changes)], next_block)

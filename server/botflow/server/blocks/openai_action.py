@@ -39,10 +39,9 @@ from botflow.providers.errors import (
 )
 from botflow.providers.retry import RetryPolicy
 from botflow.server import defaults
-from botflow.server.blocks.base import Outcome, RunState
+from botflow.server.blocks.base import Outcome, RunState, action_outcome
 from botflow.server.blocks.context import ActionContext
 from botflow.server.config import ServerConfig
-from botflow.server.events import action_finished, variables_changed
 from botflow.server.fallback_chain import ChainOutcome, Link, chain_links, run_chain
 from botflow.server.history import build_messages, select_history
 from botflow.server.results import KINDS, ActionRun, VariableWriter, duration
@@ -373,7 +372,4 @@ async def run(block: Block, state: RunState) -> Outcome:
     In a simulated run the block's own context scripts its provider calls."""
     ctx = state.actions.for_block(block.id, state.variables)
     action_run = await run_openai_action(block.openai, state.variables, state.conversation, ctx)
-    if ctx.simulated:
-        action_run.result.simulated = True
-    events = [action_finished(action_run.result), *variables_changed(action_run.changes)]
-    return Outcome(events, next=block.next)
+    return action_outcome(action_run, block.next, ctx.simulated)

@@ -43,10 +43,9 @@ from botflow.providers.errors import (
 )
 from botflow.providers.http_checks import valid_host
 from botflow.server import defaults
-from botflow.server.blocks.base import Outcome, RunState
+from botflow.server.blocks.base import Outcome, RunState, action_outcome
 from botflow.server.blocks.context import ActionContext
 from botflow.server.config import Limits
-from botflow.server.events import action_finished, variables_changed
 from botflow.server.json_paths import PathNotFoundError, extract, nesting_depth, parse_path
 from botflow.server.results import ActionRun, VariableWriter, duration
 from botflow.server.templating import render_template
@@ -514,7 +513,4 @@ async def _run(action: WebhookAction, variables: Variables, ctx: ActionContext) 
 async def run(block: Block, state: RunState) -> Outcome:
     ctx = state.actions.for_block(block.id, state.variables)
     action_run = await run_webhook_action(block.webhook, state.variables, ctx)
-    if ctx.simulated:
-        action_run.result.simulated = True
-    events = [action_finished(action_run.result), *variables_changed(action_run.changes)]
-    return Outcome(events, next=block.next)
+    return action_outcome(action_run, block.next, ctx.simulated)
