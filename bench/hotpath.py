@@ -82,11 +82,11 @@ async def _echo(request, context):
 async def _stream(request, context):
     # As many messages as the bench's RunFlow streams, of a typical event size.
     for _ in range(STREAM_EVENTS):
-        yield request[:64]
+        yield request[:48]
 asyncio.run(main())
 """
 # Events of the bench's RunFlow (checked against a real run).
-STREAM_EVENTS = 13
+STREAM_EVENTS = 14
 ECHO_SERVER = ECHO_SERVER_SOURCE.replace("STREAM_EVENTS", str(STREAM_EVENTS))
 ECHO_STREAM_METHOD = "/bench.Echo/Stream"
 # A fixed chat completion over keep-alive HTTP/1.1: as cheap as a server gets,
@@ -191,7 +191,11 @@ def flow_request() -> RunFlowRequest:
         _send("send3", "Anything else?", ""),
     ]
     flow = Flow(name="bench", start_block_id="ai1", blocks=blocks)
-    return RunFlowRequest(flow=flow, conversation=_conversation(), variables=VARIABLES)
+    # The run continues the conversation's bot session, so both actions see
+    # its 10 messages, as the ExecuteAction figure's action does.
+    conversation = _conversation()
+    conversation.current_bot_session_id = "s"
+    return RunFlowRequest(flow=flow, conversation=conversation, variables=VARIABLES)
 
 
 def _start(command: list[str], stderr: int | None = None) -> tuple[subprocess.Popen[str], str]:

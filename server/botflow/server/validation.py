@@ -45,6 +45,10 @@ MAX_CHOICES = 100
 MAX_CHOICE_CHARS = 256
 OUTPUT_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
+# Read once: an enum constant's attribute lookup is slow, and this one is
+# compared for every message of a conversation.
+_NO_DIRECTION = Direction.DIRECTION_UNSPECIFIED
+
 
 def fold_choice(choice: str) -> str:
     """How ONE_OF choices compare: case and surrounding whitespace ignored."""
@@ -172,7 +176,7 @@ def check_conversation(
         return
     for i, message in enumerate(conversation.messages):
         # Paths are built only for a message that has a problem.
-        if message.direction == Direction.DIRECTION_UNSPECIFIED:
+        if message.direction == _NO_DIRECTION:
             v.add(f"{path}.messages[{i}].direction", "must be RECEIVED or SENT")
         if _too_long(message.text, limits.max_text_bytes):
             _check_text(v, f"{path}.messages[{i}].text", message.text, limits)
@@ -390,29 +394,81 @@ def check_enums(v: Violations, message: Message, path: str = "") -> None:
         _report_enums(v, message, path)
 
 
+@dataclass(frozen=True)
+class _EnumStep:
+    """How _enums_valid reads one field, worked out once per message type."""
+
+    name: str
+    # "map" (its values), "many" (repeated), "one" (a scalar enum) or
+    # "message" (a singular message, read only when set).
+    shape: str
+    # The numbers the enum defines when the items are enums; None: messages.
+    allowed: frozenset[int] | None
+    # Messages whose enums are all plain fields of their own (a
+    # conversation's messages): those fields, checked without recursion.
+    flat: tuple[_EnumStep, ...] | None = None
+
+
+# The message types _enum_plan is working out, for types that hold themselves.
+_PLANNING: set[str] = set()
+
+
+@functools.cache
+def _enum_plan(descriptor: Descriptor) -> tuple[_EnumStep, ...]:
+    _PLANNING.add(descriptor.full_name)
+    try:
+        return _planned(descriptor)
+    finally:
+        _PLANNING.discard(descriptor.full_name)
+
+
+def _planned(descriptor: Descriptor) -> tuple[_EnumStep, ...]:
+    steps = []
+    for member in _enum_fields(descriptor):
+        items = member
+        if member.message_type is not None and member.message_type.GetOptions().map_entry:
+            shape, items = "map", member.message_type.fields_by_name["value"]
+        elif member.is_repeated:
+            shape = "many"
+        else:
+            shape = "one" if member.message_type is None else "message"
+        if items.enum_type is not None:
+            steps.append(_EnumStep(member.name, shape, frozenset(items.enum_type.values_by_number)))
+            continue
+        flat, child = None, items.message_type
+        assert child is not None, "_enum_fields keeps only enums and messages"
+        if child.full_name not in _PLANNING:  # a type that holds itself
+            inner = _enum_plan(child)
+            flat = inner if all(step.shape == "one" for step in inner) else None
+        steps.append(_EnumStep(member.name, shape, None, flat))
+    return tuple(steps)
+
+
 def _enums_valid(message: Message) -> bool:
     """check_enums' question without building a path per field: the answer
     for nearly every request, so the paths are built only for a bad one."""
-    for member in _enum_fields(message.DESCRIPTOR):
-        value = getattr(message, member.name)
-        if member.message_type is not None and member.message_type.GetOptions().map_entry:
+    for step in _enum_plan(message.DESCRIPTOR):
+        value = getattr(message, step.name)
+        if step.shape == "map":
             items = value.values()
-            member = member.message_type.fields_by_name["value"]
-        elif member.is_repeated:
+        elif step.shape == "many":
             items = value
-        elif member.message_type is None or message.HasField(member.name):
+        elif step.shape == "one" or message.HasField(step.name):
             items = (value,)
         else:
             continue
-        if not all(_member_valid(member, item) for item in items):
+        if step.allowed is not None:
+            if not step.allowed.issuperset(items):
+                return False
+        elif step.flat is not None:
+            for field_step in step.flat:
+                assert field_step.allowed is not None
+                numbers = (getattr(item, field_step.name) for item in items)
+                if not field_step.allowed.issuperset(numbers):
+                    return False
+        elif not all(_enums_valid(item) for item in items):
             return False
     return True
-
-
-def _member_valid(member: FieldDescriptor, value: Any) -> bool:
-    if member.enum_type is not None:
-        return value in member.enum_type.values_by_number
-    return _enums_valid(value)
 
 
 def _report_enums(v: Violations, message: Message, path: str) -> None:
