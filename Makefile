@@ -152,7 +152,7 @@ nginx:
 	bash tools/install_nginx.sh || test -z "$$CI"
 
 bench: $(VENV_STAMP) $(BENCH_STAMP) $(GHZ_STAMP) nginx
-	$(BIN)/python bench/hotpath.py --rounds 3 --profile after
+	$(BIN)/python bench/hotpath.py --rounds 3 --ablation --profile after
 	$(BIN)/python bench/scale.py --ghz $(BENCH_BIN)/ghz
 	$(BIN)/python bench/plot.py
 

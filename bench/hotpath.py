@@ -22,7 +22,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import functools
 import json
+import logging
+import os
 import signal
 import statistics
 import subprocess
@@ -198,8 +201,13 @@ def flow_request() -> RunFlowRequest:
     return RunFlowRequest(flow=flow, conversation=conversation, variables=VARIABLES)
 
 
-def _start(command: list[str], stderr: int | None = None) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True)
+def _start(
+    command: list[str], stderr: int | None = None, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
+    environment = {**os.environ, **(env or {})}
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=stderr, text=True, env=environment
+    )
     assert process.stdout is not None
     line = process.stdout.readline()
     assert line, f"{command[0]} did not start"
@@ -332,6 +340,58 @@ class Calls:
         self.direct: Call = direct
 
 
+class _NoCall:
+    """The little of a grpc ServicerContext the service reads."""
+
+    def time_remaining(self) -> float:
+        return 30.0
+
+    def invocation_metadata(self) -> tuple[()]:
+        return ()
+
+
+async def own_work_us(n: int) -> dict[str, float]:
+    """CPU µs of botflow's own handlers per call, called in this process with
+    no gRPC, interceptors or logs: the part of a call's cost that is
+    botflow's code, whatever grpc and the machine add around it."""
+    from botflow.server.app import egress_policy
+    from botflow.server.blocks.webhook import new_http_client
+    from botflow.server.config import ServerConfig
+    from botflow.server.metrics import Metrics
+    from botflow.server.provider_wiring import create_registry
+    from botflow.server.service import FlowService
+
+    config = ServerConfig()
+    egress = egress_policy(config)
+    http = new_http_client(egress)
+    service = FlowService(
+        config, create_registry(config, egress), http=http, egress=egress, metrics=Metrics()
+    )
+    context: Any = _NoCall()
+    execute, flow = execute_request(), flow_request()
+
+    async def run_flow() -> None:
+        async for _ in service.RunFlow(flow, context):
+            pass
+
+    async def per_call(call: Callable[[], Awaitable[object]], count: int) -> float:
+        await call()
+        started = time.process_time()
+        for _ in range(count):
+            await call()
+        return (time.process_time() - started) / count * 1e6
+
+    logging.disable(logging.CRITICAL)
+    try:
+        return {
+            "execute_own_us": await per_call(lambda: service.ExecuteAction(execute, context), n),
+            "run_flow_own_us": await per_call(run_flow, n // 4),
+        }
+    finally:
+        logging.disable(logging.NOTSET)
+        await http.aclose()
+
+
 async def one_round(calls: Calls, n: int) -> dict[str, float]:
     echo = await rate(calls.echo, n)
     execute = await rate(calls.execute, n)
@@ -342,7 +402,9 @@ async def one_round(calls: Calls, n: int) -> dict[str, float]:
     direct_p50 = await p50_ms(calls.direct, n // 10)
     openai_p50 = await p50_ms(calls.openai, n // 10)
     echo_p50 = await p50_ms(calls.echo, n // 10)
+    own = await own_work_us(n // 2)
     return {
+        **own,
         "echo_stream": echo_stream,
         "echo_p50_ms": echo_p50,
         "echo": echo,
@@ -367,9 +429,16 @@ def ratios(round_: dict[str, float]) -> dict[str, float]:
 def references(round_: dict[str, float]) -> dict[str, float]:
     """What grpc alone does with the same shapes: the ceilings the ratios above
     are read against (no goals)."""
+    echo_us = 1e6 / round_["echo"]
     return {
         f"bare {STREAM_EVENTS}-message stream / echo": round_["echo_stream"] / round_["echo"],
+        f"RunFlow(10) / ExecuteAction if botflow's flow work were free (bare {STREAM_EVENTS}-"
+        "message stream / ExecuteAction)": round_["echo_stream"] / round_["execute"],
         "bare echo p50 (ms)": round_["echo_p50_ms"],
+        "botflow's own work per ExecuteAction (CPU µs, in-process)": round_["execute_own_us"],
+        "botflow's own work per RunFlow(10) (CPU µs, in-process)": round_["run_flow_own_us"],
+        "time per call left for botflow at ExecuteAction / echo = 0.85 (µs)": echo_us / 0.85
+        - echo_us,
     }
 
 
@@ -524,6 +593,64 @@ def report(results: list[dict[str, float]]) -> dict[str, Any]:
     return {"rounds": results, "figures": figures, "references": refs}
 
 
+# The ablation: botflow with parts of its per-call path switched off
+# (bench/ablated_server.py), each part's cost read from the server's CPU.
+ABLATIONS = {
+    "botflow as it is": "",
+    "no log records": "nolog",
+    "no interceptors": "nochain",
+    "ExecuteAction answers at once (interceptors on)": "nohandler",
+    "answers at once, no interceptors (grpc alone)": "nohandler,nochain",
+}
+ABLATED_SERVER = BENCH / "ablated_server.py"
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _server_cost(pid: int, call: Call, calls: int) -> dict[str, float]:
+    """The server's CPU µs per call and the calls/s, under the usual load."""
+    await rate(call, max(200, calls // 10))
+    before = _cpu_seconds(pid)
+    calls_per_second = await rate(call, calls)
+    return {
+        "cpu_us": (_cpu_seconds(pid) - before) / calls * 1e6,
+        "calls_per_second": calls_per_second,
+    }
+
+
+async def ablation(calls: int) -> dict[str, dict[str, float]]:
+    raw = execute_request().SerializeToString()
+    request = execute_request()
+    results = {}
+    process, target = _start([sys.executable, "-c", ECHO_SERVER])
+    try:
+        async with grpc.aio.insecure_channel(target) as channel:
+            echo: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(ECHO_METHOD)
+            results["bare grpc.aio echo"] = await _server_cost(
+                process.pid, lambda: echo(raw, timeout=30), calls
+            )
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+    for label, parts in ABLATIONS.items():
+        command = [sys.executable, str(ABLATED_SERVER), *botflow_command("127.0.0.1:1")[1:]]
+        process, target = _start(command, subprocess.DEVNULL, env={"ABLATE": parts})
+        try:
+            async with grpc.aio.insecure_channel(target) as channel:
+                call = FlowServiceStub(channel).ExecuteAction
+                results[label] = await _server_cost(
+                    process.pid, functools.partial(call, request, timeout=30), calls
+                )
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+    return results
+
+
 def profile(label: str, calls: int) -> str:
     """Profile a server under the load, summarise it into profile-LABEL.txt."""
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -540,6 +667,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", default="", help="label of a py-spy pass (before, after)")
     parser.add_argument("--profile-only", action="store_true", help="no figures, the profile")
+    parser.add_argument(
+        "--ablation", action="store_true", help="also the server's CPU per call, part by part"
+    )
     args = parser.parse_args()
     if args.profile_only:
         print(profile(args.profile or "now", args.calls))
@@ -547,6 +677,10 @@ def main() -> None:
     results = asyncio.run(measure(args.calls, args.rounds))
     run = report(results)
     run["calls"], run["concurrency"] = args.calls, CONCURRENCY
+    if args.ablation:
+        run["ablation"] = asyncio.run(ablation(args.calls))
+        for label, cost in run["ablation"].items():
+            print(f"ablation, {label}: {cost['cpu_us']:.0f} CPU µs per call")
     if args.profile:
         print(profile(args.profile, args.calls))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -80,3 +80,23 @@ async def test_flush_writes_what_is_pending(
     assert '"pending"' in stream.getvalue()
     await asyncio.sleep(0)  # the scheduled write finds nothing more to write
     assert stream.getvalue().count('"pending"') == 1
+
+
+@pytest.mark.parametrize(
+    ("created", "stamp"),
+    [
+        (1700000000.5, "2023-11-14T22:13:20.500Z"),
+        (1700000000.999, "2023-11-14T22:13:20.999Z"),
+        (1700000001.25, "2023-11-14T22:13:21.250Z"),
+        (1700000000.0, "2023-11-14T22:13:20.000Z"),
+    ],
+)
+def test_each_line_has_its_own_timestamp(created: float, stamp: str) -> None:
+    """The formatter keeps the seconds part between lines: a line of another
+    second (later or earlier) must not reuse it."""
+    formatter = JsonFormatter()
+    for earlier in (created - 1, created):
+        record = logging.makeLogRecord({"msg": "m", "created": earlier})
+        record.msecs = (earlier - int(earlier)) * 1000
+        line = formatter.format(record)
+    assert f'"ts": "{stamp}"' in line
