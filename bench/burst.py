@@ -3,7 +3,7 @@
     .venv/bin/python bench/burst.py [--calls 10000] [--latency-ms 2000]
 
 Scenario "burst": `botflow serve` on default settings (providers fake; logs at
-WARNING, as in rpc_throughput.py) gets `--calls` ExecuteAction calls at once,
+WARNING) gets `--calls` ExecuteAction calls at once,
 each an OpenAI action on the fake provider answering after `--latency-ms`.
 Every call should succeed. The wall time is the latency plus the time the
 server needs to take in and answer every call: on a small machine it is bound

@@ -75,7 +75,7 @@ http {{
 
 
 def request_json() -> str:
-    """The ExecuteAction request of bench/rpc_throughput.py, as ghz's JSON."""
+    """The ExecuteAction request of bench/hotpath.py's figures, as ghz's JSON."""
     action = OpenAIAction(
         token="{{key}}",
         prompt="You are the support bot of {{shop}}.",

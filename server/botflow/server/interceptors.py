@@ -221,9 +221,9 @@ def rebuilt(
     )
 
 
-class ServiceInterceptor(grpc.aio.ServerInterceptor):
-    """Applies `wrap` to the RPCs of botflow's own service only: health and
-    reflection pass untouched."""
+class ServiceInterceptor:
+    """Wraps the handlers of botflow's own service (InterceptorChain applies
+    it; health and reflection pass untouched)."""
 
     # Whether `wrap` reads the call's details (metadata); when not, the
     # wrapped handler of a method can be built once (InterceptorChain).
@@ -234,17 +234,6 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
     def wrap(self, method: str, handler: Handler, details: grpc.HandlerCallDetails) -> Handler:
         raise NotImplementedError
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler | None:
-        handler = await continuation(handler_call_details)
-        method: str = handler_call_details.method
-        if handler is None or not method.startswith(self._prefix):
-            return handler
-        return self.wrap(method, handler, handler_call_details)
 
 
 class RequestContextInterceptor(ServiceInterceptor):
