@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from botflow.providers.sdk_clients import ClientsByBaseUrl
+from botflow.providers.sdk_clients import ClientsByBaseUrl, SdkClients
 
 
 class Deriver:
@@ -38,3 +38,38 @@ def test_clear_forgets_every_client() -> None:
     clients.clear()
     clients.get("http://a")
     assert derive.derived == ["http://a", "http://a"]
+
+
+class FakeSdk:
+    """An SDK client as SdkClients uses it: with_options and close."""
+
+    def __init__(self, base_url: str = "base") -> None:
+        self.base_url = base_url
+        self.closed = False
+
+    def with_options(self, *, base_url: str, max_retries: int) -> FakeSdk:
+        assert max_retries == 0
+        return FakeSdk(base_url)
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+async def test_the_base_client_is_made_once_and_closed_with_the_provider() -> None:
+    bases: list[FakeSdk] = []
+
+    def make_base() -> FakeSdk:
+        bases.append(FakeSdk())
+        return bases[-1]
+
+    clients = SdkClients(make_base)
+    assert [clients.get(url).base_url for url in ("http://a", "http://b")] == [
+        "http://a",
+        "http://b",
+    ]
+    assert clients.get("http://a") is clients.get("http://a")
+    assert len(bases) == 1
+    await clients.aclose()
+    assert bases[0].closed
+    clients.get("http://a")
+    assert len(bases) == 2  # a call after closing starts a new pool

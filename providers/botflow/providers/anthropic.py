@@ -34,7 +34,6 @@ from collections.abc import Mapping
 from typing import cast
 
 import anthropic
-import httpx2
 from anthropic.types import MessageParam, ToolChoiceToolParam, ToolParam
 from anthropic.types.tool_param import InputSchema
 
@@ -51,9 +50,7 @@ from botflow.providers.base import (
 )
 from botflow.providers.context import ProviderContext
 from botflow.providers.errors import (
-    BadRequestError,
     MalformedResponseError,
-    MissingParameterError,
     ProviderConnectionError,
     ProviderError,
     ProviderTimeoutError,
@@ -61,14 +58,14 @@ from botflow.providers.errors import (
 )
 from botflow.providers.http_checks import (
     check_base_url,
+    check_token,
     count,
     field_of,
-    header_safe,
     parse_document,
     transport_error,
 )
 from botflow.providers.retry_after import parse_retry_after
-from botflow.providers.sdk_clients import ClientsByBaseUrl
+from botflow.providers.sdk_clients import SdkClients
 
 # Keeps the SDK from reading ANTHROPIC_API_KEY or a profile into the base client,
 # which never sends a request itself.
@@ -96,29 +93,18 @@ class AnthropicProvider:
         self.default_base_url = context.setting("base_url", defaults.ANTHROPIC_BASE_URL)
         self.max_tokens = _positive(context.setting("max_tokens"), defaults.ANTHROPIC_MAX_TOKENS)
         self._context = context
-        self._http: httpx2.AsyncClient | None = None
-        self._base: anthropic.AsyncAnthropic | None = None
-        self._clients = ClientsByBaseUrl(self._derived_client)
+        self._clients = SdkClients(self._base_client)
 
     def _base_client(self) -> anthropic.AsyncAnthropic:
-        if self._base is None:
-            self._http = self._context.http_client(anthropic.DefaultAsyncHttpxClient)
-            self._base = anthropic.AsyncAnthropic(
-                api_key=_BASE_CLIENT_KEY,
-                base_url=self.default_base_url,
-                max_retries=0,
-                http_client=self._http,
-            )
-        return self._base
-
-    def _derived_client(self, base_url: str) -> anthropic.AsyncAnthropic:
-        return self._base_client().with_options(base_url=base_url, max_retries=0)
+        return anthropic.AsyncAnthropic(
+            api_key=_BASE_CLIENT_KEY,
+            base_url=self.default_base_url,
+            max_retries=0,
+            http_client=self._context.http_client(anthropic.DefaultAsyncHttpxClient),
+        )
 
     async def complete(self, request: CompletionRequest) -> Completion:
-        if not request.token:
-            raise MissingParameterError("the token is empty")
-        if not header_safe(request.token):
-            raise BadRequestError("the token contains characters an HTTP header cannot carry")
+        check_token(request.token)
         base_url = request.base_url or self.default_base_url
         check_base_url(base_url)
         system, messages = split_messages(request.messages)
@@ -155,10 +141,7 @@ class AnthropicProvider:
         return check_options(options)
 
     async def aclose(self) -> None:
-        http, self._http, self._base = self._http, None, None
-        self._clients.clear()
-        if http is not None:
-            await http.aclose()
+        await self._clients.aclose()
 
 
 def split_messages(messages: tuple[ChatMessage, ...]) -> tuple[str, list[MessageParam]]:

@@ -19,6 +19,7 @@ from botflow.providers.errors import (
     BadResponseError,
     BlockedError,
     MalformedResponseError,
+    MissingParameterError,
     ProviderError,
 )
 
@@ -36,6 +37,16 @@ _HOST_LABEL = re.compile(r"[A-Za-z0-9_-]{1,63}")
 def header_safe(value: str) -> bool:
     """Whether an HTTP header can carry `value` as it is."""
     return _HEADER_VALUE.fullmatch(value) is not None
+
+
+def check_token(token: str) -> None:
+    """A provider never falls back to another key (the server refuses an
+    empty token first), and httpx2 would refuse a token a header cannot carry
+    on every attempt, as a connection failure."""
+    if not token:
+        raise MissingParameterError("the token is empty")
+    if not header_safe(token):
+        raise BadRequestError("the token contains characters an HTTP header cannot carry")
 
 
 def check_base_url(base_url: str) -> str:

@@ -61,7 +61,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import httpx2
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 from openai.types.chat.completion_create_params import ResponseFormat
@@ -79,7 +78,6 @@ from botflow.providers.errors import (
     QUOTA_CODE,
     BadRequestError,
     MalformedResponseError,
-    MissingParameterError,
     ProviderConnectionError,
     ProviderError,
     ProviderTimeoutError,
@@ -87,14 +85,14 @@ from botflow.providers.errors import (
 )
 from botflow.providers.http_checks import (
     check_base_url,
+    check_token,
     count,
     field_of,
-    header_safe,
     parse_document,
     transport_error,
 )
 from botflow.providers.retry_after import parse_retry_after
-from botflow.providers.sdk_clients import ClientsByBaseUrl
+from botflow.providers.sdk_clients import SdkClients
 
 DEFAULT_BASE_URL = defaults.OPENAI_BASE_URL
 MAX_TOKENS_FIELDS = ("max_tokens", "max_completion_tokens")
@@ -125,36 +123,22 @@ class OpenAIProvider:
         self.default_base_url = context.setting("base_url", DEFAULT_BASE_URL)
         self.default_model = context.default_model or self.declared_model
         self._context = context
-        self._http: httpx2.AsyncClient | None = None
-        self._base: openai.AsyncOpenAI | None = None
-        self._clients = ClientsByBaseUrl(self._derived_client)
+        self._clients = SdkClients(self._base_client)
 
     def _base_client(self) -> openai.AsyncOpenAI:
-        """The one base client and its pool, created on first use."""
-        if self._base is None:
-            http = self._context.http_client(openai.DefaultAsyncHttpxClient)
-            self._http = http
-            self._base = openai.AsyncOpenAI(
-                api_key=_BASE_CLIENT_KEY,
-                base_url=self.default_base_url,
-                max_retries=0,
-                http_client=http,
-            )
-        return self._base
-
-    def _derived_client(self, base_url: str) -> openai.AsyncOpenAI:
-        return self._base_client().with_options(base_url=base_url, max_retries=0)
+        """The one base client and its pool."""
+        return openai.AsyncOpenAI(
+            api_key=_BASE_CLIENT_KEY,
+            base_url=self.default_base_url,
+            max_retries=0,
+            http_client=self._context.http_client(openai.DefaultAsyncHttpxClient),
+        )
 
     def check_options(self, options: Mapping[str, str]) -> list[OptionProblem]:
         return check_options(options)
 
     async def complete(self, request: CompletionRequest) -> Completion:
-        if not request.token:
-            # The server checks this first; never fall back to another key.
-            raise MissingParameterError("the token is empty")
-        if not header_safe(request.token):
-            # httpx2 would refuse it on every attempt, as a connection failure.
-            raise BadRequestError("the token contains characters an HTTP header cannot carry")
+        check_token(request.token)
         target = _target(request, request.base_url or self.default_base_url)
         client = self._clients.get(target.base_url)
         error: ProviderError
@@ -180,10 +164,7 @@ class OpenAIProvider:
         raise error
 
     async def aclose(self) -> None:
-        http, self._http, self._base = self._http, None, None
-        self._clients.clear()
-        if http is not None:
-            await http.aclose()
+        await self._clients.aclose()
 
 
 # No organisation or project of the operator's account goes with a customer's token.

@@ -9,7 +9,7 @@ each request), so a base URL is the only reason to derive one.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 Client = TypeVar("Client")
 
@@ -37,3 +37,33 @@ class ClientsByBaseUrl(Generic[Client]):
 
     def clear(self) -> None:
         self._clients.clear()
+
+
+class SdkClients(Generic[Client]):
+    """A provider's SDK clients (openai's or anthropic's async client): the
+    base client and its pool, made by `make_base` on first use, and one
+    derived per base URL with the SDK's `with_options`."""
+
+    def __init__(self, make_base: Callable[[], Client]) -> None:
+        self._make_base = make_base
+        # The two SDKs' with_options() and close() agree, but their
+        # signatures differ too much for one Protocol.
+        self._base: Any = None
+        self._by_base_url: ClientsByBaseUrl[Client] = ClientsByBaseUrl(self._derive)
+
+    def _derive(self, base_url: str) -> Client:
+        if self._base is None:
+            self._base = self._make_base()
+        derived: Client = self._base.with_options(base_url=base_url, max_retries=0)
+        return derived
+
+    def get(self, base_url: str) -> Client:
+        return self._by_base_url.get(base_url)
+
+    async def aclose(self) -> None:
+        """Closes the pool (the base client's HTTP client); a later call
+        starts a new one."""
+        base, self._base = self._base, None
+        self._by_base_url.clear()
+        if base is not None:
+            await base.close()
