@@ -13,6 +13,7 @@ from botflow.client.connection import (
     Metadata,
     call_metadata,
     channel_credentials,
+    open_channel,
     token_metadata,
 )
 from botflow.client.errors import InvalidRequestError, field_violations, typed_errors
@@ -57,10 +58,9 @@ class BotflowClient:
             client_certificate=client_certificate,
             credentials=credentials,
         )
-        if credentials is None:
-            self._channel = grpc.aio.insecure_channel(target, options)
-        else:
-            self._channel = grpc.aio.secure_channel(target, credentials, options)
+        self._channel = open_channel(
+            target, options, credentials, grpc.aio.insecure_channel, grpc.aio.secure_channel
+        )
         self._stub = FlowServiceStub(self._channel)
         self._metadata = token_metadata(token)
 

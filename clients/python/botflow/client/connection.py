@@ -3,7 +3,8 @@ channel's credentials, and the metadata every call carries."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import grpc
 
@@ -27,6 +28,23 @@ def channel_credentials(
         return credentials
     key, chain = client_certificate or (None, None)
     return grpc.ssl_channel_credentials(root_certificates, key, chain)
+
+
+Channel = TypeVar("Channel")
+
+
+def open_channel(
+    target: str,
+    options: ChannelOptions,
+    credentials: grpc.ChannelCredentials | None,
+    insecure: Callable[[str, ChannelOptions], Channel],
+    secure: Callable[[str, grpc.ChannelCredentials, ChannelOptions], Channel],
+) -> Channel:
+    """A channel to `target`, plaintext when `credentials` is None; `insecure`
+    and `secure` are grpc's (or grpc.aio's) channel functions."""
+    if credentials is None:
+        return insecure(target, options)
+    return secure(target, credentials, options)
 
 
 def token_metadata(token: str | None) -> tuple[tuple[str, str], ...]:

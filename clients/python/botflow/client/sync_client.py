@@ -23,6 +23,7 @@ from botflow.client.connection import (
     Metadata,
     call_metadata,
     channel_credentials,
+    open_channel,
     token_metadata,
 )
 from botflow.client.errors import request_id, typed_errors
@@ -97,25 +98,17 @@ class SyncBotflowClient:
         credentials: grpc.ChannelCredentials | None = None,
         options: ChannelOptions = (),
     ) -> None:
-        """Connect to `target` ("host:port"); the arguments are BotflowClient's.
-
-        TLS is used when `tls` is true or any certificate is given:
-        `root_certificates` (PEM) verifies the server (default: the system's
-        roots), `client_certificate` is (private key PEM, certificate chain PEM)
-        for mutual TLS. `token` is sent as "authorization: Bearer <token>" on
-        every call. `credentials` replaces all of that with your own.
-        `options` are grpc channel arguments.
-        """
+        """Connect to `target` ("host:port"); the arguments mean what they
+        mean for BotflowClient (TLS, token, credentials, channel options)."""
         credentials = channel_credentials(
             tls=tls,
             root_certificates=root_certificates,
             client_certificate=client_certificate,
             credentials=credentials,
         )
-        if credentials is None:
-            channel = grpc.insecure_channel(target, options)
-        else:
-            channel = grpc.secure_channel(target, credentials, options)
+        channel = open_channel(
+            target, options, credentials, grpc.insecure_channel, grpc.secure_channel
+        )
         self._init(channel, token, owns_channel=True)
 
     @classmethod
