@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Mapping
 from typing import cast
 
@@ -63,6 +62,7 @@ from botflow.providers.http_checks import (
     field_of,
     parse_document,
     transport_error,
+    with_provider_code,
 )
 from botflow.providers.retry_after import parse_retry_after
 from botflow.providers.sdk_clients import SdkClients
@@ -70,7 +70,6 @@ from botflow.providers.sdk_clients import SdkClients
 # Keeps the SDK from reading ANTHROPIC_API_KEY or a profile into the base client,
 # which never sends a request itself.
 _BASE_CLIENT_KEY = "botflow-unused-placeholder"
-_ERROR_TYPE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 _FINISH = {
     "end_turn": FINISH_STOP,
     "stop_sequence": FINISH_STOP,
@@ -192,11 +191,7 @@ def _map_error(exc: Exception, request: CompletionRequest) -> ProviderError:
 
 def _status_error(exc: anthropic.APIStatusError, token: str) -> ProviderError:
     error = error_for_status(exc.status_code, retry_after=parse_retry_after(exc.response.headers))
-    kind = field_of(field_of(exc.body, "error"), "type")
-    if not isinstance(kind, str) or not _ERROR_TYPE.fullmatch(kind) or (token and token in kind):
-        return error
-    detail = f"{error.detail}, provider code {kind}"
-    return type(error)(detail, status=error.status, retry_after=error.retry_after)
+    return with_provider_code(error, field_of(field_of(exc.body, "error"), "type"), token)
 
 
 def _completion(document: object) -> Completion:

@@ -29,6 +29,25 @@ _E = TypeVar("_E", bound=BaseException)
 # tabs. Surrounding whitespace is not part of a header value, so it cannot be
 # carried either.
 _HEADER_VALUE = re.compile(r"[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*")
+# A plain word: letters, digits, "_", "." and "-", at most 64. What a server
+# or a caller names something with (an error code, a finish reason, an option,
+# an Azure deployment) is shown or used only when it is one.
+_PLAIN_WORD = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+
+
+def plain_word(value: object) -> bool:
+    return isinstance(value, str) and _PLAIN_WORD.fullmatch(value) is not None
+
+
+def with_provider_code(error: ProviderError, code: object, token: str) -> ProviderError:
+    """`error` with the provider's own error code added to its text, when
+    the code is a plain word that does not hold the token."""
+    if not plain_word(code) or (token and token in str(code)):
+        return error
+    detail = f"{error.detail}, provider code {code}"
+    return type(error)(detail, status=error.status, retry_after=error.retry_after)
+
+
 _MAX_HOST_NAME = 253
 # httpx2 has already IDNA-encoded the host, so a label is plain ASCII.
 _HOST_LABEL = re.compile(r"[A-Za-z0-9_-]{1,63}")

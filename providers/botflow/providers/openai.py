@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -89,7 +88,9 @@ from botflow.providers.http_checks import (
     count,
     field_of,
     parse_document,
+    plain_word,
     transport_error,
+    with_provider_code,
 )
 from botflow.providers.retry_after import parse_retry_after
 from botflow.providers.sdk_clients import SdkClients
@@ -99,14 +100,11 @@ MAX_TOKENS_FIELDS = ("max_tokens", "max_completion_tokens")
 # Hosts of OpenAI itself and of Azure OpenAI: they take max_completion_tokens.
 _OPENAI_HOSTS = ("api.openai.com",)
 _AZURE_HOST_SUFFIXES = (".openai.azure.com", ".cognitiveservices.azure.com")
-# An Azure deployment name and an api-version go into the URL as they are.
-_URL_WORD = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 # The clients' own key is never sent: every call carries the request's token
 # in a header of its own, which wins. A placeholder keeps the SDK from reading
 # OPENAI_API_KEY into them.
 _BASE_CLIENT_KEY = "botflow-unused-placeholder"
-_PROVIDER_CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +189,7 @@ def check_options(options: Mapping[str, str]) -> list[OptionProblem]:
         problems.append(("max_tokens_field", "must be max_tokens or max_completion_tokens"))
     for key in ("deployment", "api_version"):
         value = options.get(key, "")
-        if value and "{{" not in value and not _URL_WORD.fullmatch(value):
+        if value and "{{" not in value and not plain_word(value):
             problems.append((key, "must be 1 to 64 letters, digits, '.', '_' or '-'"))
     return problems
 
@@ -222,7 +220,7 @@ def _target(request: CompletionRequest, base_url: str) -> _Target:
 
 
 def _url_word(name: str, value: str) -> str:
-    if not _URL_WORD.fullmatch(value):
+    if not plain_word(value):  # an Azure deployment or api-version goes into the URL as it is
         raise BadRequestError(f"the Azure {name} cannot be part of a URL")
     return value
 
@@ -288,18 +286,7 @@ def _status_error(exc: openai.APIStatusError, token: str) -> ProviderError:
     error = error_for_status(
         exc.status_code, code=code, retry_after=parse_retry_after(exc.response.headers)
     )
-    shown = _shown_code(code, token)
-    if shown is None:
-        return error
-    detail = f"{error.detail}, provider code {shown}"
-    return type(error)(detail, status=error.status, retry_after=error.retry_after)
-
-
-def _shown_code(code: str | None, token: str) -> str | None:
-    """The provider's error code when it is a plain identifier worth showing."""
-    if not code or not _PROVIDER_CODE.fullmatch(code) or (token and token in code):
-        return None
-    return code
+    return with_provider_code(error, code, token)
 
 
 def _completion(document: object) -> Completion:

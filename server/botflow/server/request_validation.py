@@ -12,12 +12,15 @@ it; docs/simulation.md).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 
+from botflow.providers.http_checks import plain_word
 from botflow.server import defaults
 from botflow.server.block_checks import FlowScope
 from botflow.server.blocks import ACTION_KINDS, KINDS
+
+# What a live answer's model can be: a longer one never reaches a result.
+from botflow.server.blocks.openai_action import MAX_MODEL_CHARS
 from botflow.server.budget import FINISH_MARGIN_BYTES
 from botflow.server.config import Limits
 from botflow.server.results import kind_label
@@ -54,10 +57,6 @@ from botflow.v1.flow_service_pb2 import (
 )
 from botflow.v1.variables_pb2 import Value, VariableDefinition
 
-# What a live answer's model and finish reason can be (longer models and
-# other reasons never reach a result: openai_action.py).
-MAX_MODEL_CHARS = 256
-FINISH_REASON = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 MIN_STATUS, MAX_STATUS = 100, 599
 # Kinds that never end a call: the flow's own (a template rendered empty, a
 # response path that matched nothing) and a cancelled call (no result).
@@ -153,7 +152,7 @@ def _check_answer(v: Violations, path: str, answer: SimulatedAnswer, limits: Lim
     _too_long(v, f"{path}.text", answer.text, limits)
     if len(answer.model) > MAX_MODEL_CHARS:
         v.add(f"{path}.model", f"longer than {MAX_MODEL_CHARS} characters")
-    if answer.finish_reason and not FINISH_REASON.fullmatch(answer.finish_reason):
+    if answer.finish_reason and not plain_word(answer.finish_reason):
         v.add(f"{path}.finish_reason", "must be a word of letters, digits, _ . or - (at most 64)")
 
 

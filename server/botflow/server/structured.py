@@ -29,14 +29,12 @@ from typing import Any
 from botflow.providers.base import OutputSchema
 from botflow.providers.errors import BadResponseError
 from botflow.server.validation import OUTPUT_FIELD_NAME, fold_choice
-from botflow.server.variables import list_value, number_value, text_value
+from botflow.server.variables import list_value, number_value, text_value, valid_text
 from botflow.v1.actions_pb2 import OutputField, OutputType
 from botflow.v1.variables_pb2 import Value
 
 # The schema's (and the Anthropic tool's) name.
 SCHEMA_NAME = "botflow_answer"
-# Lone surrogates ("\ud800" in JSON): text protobuf cannot encode.
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _FENCE = re.compile(r"\A```[A-Za-z0-9_-]*[ \t]*\r?\n(.*)\r?\n[ \t]*```\Z", re.DOTALL)
 
 _TYPES: dict[int, dict[str, Any]] = {
@@ -136,7 +134,7 @@ def _value(output: OutputField, document: dict[str, Any]) -> Value:
     if output.type == OutputType.OUTPUT_TYPE_LIST:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise BadResponseError(f"{_label(name)} is not a list of texts")
-        return list_value(_clean(item) for item in value)
+        return list_value(valid_text(item) for item in value)
     if not isinstance(value, str):
         raise BadResponseError(f"{_label(name)} is not a text")
     if output.type == OutputType.OUTPUT_TYPE_ONE_OF:
@@ -146,7 +144,7 @@ def _value(output: OutputField, document: dict[str, Any]) -> Value:
                 f"{_label(name)} is not one of its {len(output.choices)} choices"
             )
         return text_value(chosen)
-    return text_value(_clean(value))
+    return text_value(valid_text(value))
 
 
 def _number(value: object) -> float | None:
@@ -165,7 +163,3 @@ def _choice(choices: Sequence[str], value: str) -> str | None:
         if fold_choice(choice) == wanted:
             return choice
     return None
-
-
-def _clean(text: str) -> str:
-    return _SURROGATE.sub("\ufffd", text)

@@ -12,6 +12,16 @@ from botflow.v1.variables_pb2 import TextList, Value, VariableDefinition
 LIST_SEPARATOR = ", "
 
 
+# Lone surrogates ("\ud800" escaped in JSON, or a plug-in's text): a protobuf
+# string cannot carry them as UTF-8.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_text(text: str) -> str:
+    """`text` with every lone surrogate replaced by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
 def text_value(text: str) -> Value:
     return Value(text=text)
 

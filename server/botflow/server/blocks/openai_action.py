@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping
 
@@ -37,6 +36,7 @@ from botflow.providers.errors import (
     ProviderError,
     kind_of,
 )
+from botflow.providers.http_checks import plain_word
 from botflow.providers.retry import RetryPolicy
 from botflow.server import defaults
 from botflow.server.blocks.base import Outcome, RunState, action_outcome
@@ -47,7 +47,7 @@ from botflow.server.history import build_messages, select_history
 from botflow.server.results import KINDS, ActionRun, VariableWriter, duration
 from botflow.server.structured import output_schema, parse_answer
 from botflow.server.templating import render_template
-from botflow.server.variables import Variables, text_value
+from botflow.server.variables import Variables, text_value, valid_text
 from botflow.v1.actions_pb2 import ActionOutcome, ActionResult, OpenAIAction, TokenUsage
 from botflow.v1.conversation_pb2 import Conversation
 from botflow.v1.flow_pb2 import Block
@@ -56,10 +56,6 @@ log = logging.getLogger(__name__)
 
 MAX_MODEL_CHARS = 256
 _UINT32_LIMIT = 2**32
-# Lone surrogates: text protobuf cannot encode as UTF-8.
-_SURROGATE = re.compile("[\ud800-\udfff]")
-# An option name, or a finish reason, kept only when it is a plain identifier.
-_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 
 def retry_policy(action: OpenAIAction, config: ServerConfig) -> RetryPolicy:
@@ -166,7 +162,7 @@ def _describe_chain(result: ActionResult, action: OpenAIAction, chain: ChainOutc
             model=tried.link.model,
             attempts=tried.attempts,
             error_kind=KINDS[kind_of(error)] if error is not None else 0,
-            error=_valid_text(tried.text()),
+            error=valid_text(tried.text()),
         )
 
 
@@ -293,7 +289,7 @@ def _check_size(what: str, value: str, max_bytes: int) -> None:
 
 def _option_label(key: str) -> str:
     # The name is the caller's, but an odd one is not worth echoing.
-    return f"the provider option {key}" if _PLAIN_NAME.fullmatch(key) else "a provider option"
+    return f"the provider option {key}" if plain_word(key) else "a provider option"
 
 
 def _storable(completion: Completion, max_bytes: int) -> Completion:
@@ -301,7 +297,7 @@ def _storable(completion: Completion, max_bytes: int) -> Completion:
     BadResponseError when its text is unusable."""
     if not isinstance(completion.text, str):
         raise BadResponseError("the provider's answer has no text")
-    text = _valid_text(completion.text)
+    text = valid_text(completion.text)
     if len(text.encode()) > max_bytes:
         # Stored, it would make the caller's next request invalid.
         raise BadResponseError(f"the answer is longer than the server limit of {max_bytes} bytes")
@@ -315,14 +311,14 @@ def _storable(completion: Completion, max_bytes: int) -> Completion:
     return Completion(
         text=text,
         usage=Usage(*(_uint32(n) for n in _counts(completion.usage))),
-        model=_valid_text(model) if len(model) <= MAX_MODEL_CHARS else "",
+        model=valid_text(model) if len(model) <= MAX_MODEL_CHARS else "",
         finish_reason=finish,
     )
 
 
 def _finish_reason(reason: object) -> str:
     """A plug-in's or a server's word, kept only when it is a plain identifier."""
-    return reason if isinstance(reason, str) and _PLAIN_NAME.fullmatch(reason) else ""
+    return reason if isinstance(reason, str) and plain_word(reason) else ""
 
 
 def _counts(usage: Usage) -> tuple[object, object, object]:
@@ -335,10 +331,6 @@ def _uint32(count: object) -> int:
     if isinstance(count, int) and not isinstance(count, bool) and 0 <= count < _UINT32_LIMIT:
         return count
     return 0
-
-
-def _valid_text(text: str) -> str:
-    return _SURROGATE.sub("\ufffd", text)
 
 
 def _fail(
@@ -356,14 +348,14 @@ def _fail(
         error,
         attempts,
         time.monotonic() - started,
-        text=None if text is None else _valid_text(text),
+        text=None if text is None else valid_text(text),
     )
 
 
 def _storable_error(error: ProviderError) -> ProviderError:
     """A plug-in may copy server text (lone surrogates and all) into its detail.
     Cleaned in place: a copy would need the plug-in class's constructor."""
-    error.detail = _valid_text(error.detail)
+    error.detail = valid_text(error.detail)
     return error
 
 
