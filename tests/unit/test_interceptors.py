@@ -40,7 +40,6 @@ class Tagging(ServiceInterceptor):
     """Wraps by recording its name around the handler, and counts its wraps."""
 
     def __init__(self, name: str, per_call: bool = False) -> None:
-        super().__init__(PREFIX)
         self.name = name
         self.per_call = per_call
         self.wraps = 0
@@ -99,7 +98,7 @@ async def test_other_services_pass_untouched() -> None:
 
 
 async def test_bearer_refusal_is_one_handler_per_method_and_never_the_real_one() -> None:
-    bearer = BearerTokenInterceptor("secret", PREFIX)
+    bearer = BearerTokenInterceptor("secret")
     chain = InterceptorChain(PREFIX, [Tagging("outer"), bearer])
     refused = [await _handler(chain, Details()) for _ in range(2)]
     allowed = await _handler(chain, Details(metadata=(("authorization", "Bearer secret"),)))

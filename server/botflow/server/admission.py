@@ -54,12 +54,10 @@ class AdmissionInterceptor(ServiceInterceptor):
 
     def __init__(
         self,
-        service_prefix: str,
         limit: int,
         metrics: Metrics | None = None,
         retry_after_seconds: float = defaults.DEFAULT_RETRY_AFTER_SECONDS,
     ) -> None:
-        super().__init__(service_prefix)
         self._limit = limit
         self._metrics = metrics
         # Built once: every refusal is the same answer, and refusing must stay

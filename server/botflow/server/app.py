@@ -198,9 +198,9 @@ def _interceptors(
 ) -> list[grpc.aio.ServerInterceptor]:
     prefix = f"/{SERVICE_NAME}/"
     # Admission first: a refused call costs nothing more than its refusal.
-    chain: list[ServiceInterceptor] = [admission, RequestContextInterceptor(prefix, metrics)]
+    chain: list[ServiceInterceptor] = [admission, RequestContextInterceptor(metrics)]
     if config.auth_token:
-        chain.append(BearerTokenInterceptor(config.auth_token, prefix))
+        chain.append(BearerTokenInterceptor(config.auth_token))
     # One registration: grpc.aio awaits each registered interceptor per call.
     return [InterceptorChain(prefix, chain)]
 
@@ -312,9 +312,7 @@ async def _start(
     http = new_http_client(egress)
     undo.push_async_callback(http.aclose)
     metrics = Metrics()
-    admission = AdmissionInterceptor(
-        f"/{SERVICE_NAME}/", config.limits.max_concurrent_calls, metrics
-    )
+    admission = AdmissionInterceptor(config.limits.max_concurrent_calls, metrics)
     server = grpc.aio.server(
         interceptors=_interceptors(config, metrics, admission), options=_server_options(config)
     )

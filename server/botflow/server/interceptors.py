@@ -229,9 +229,6 @@ class ServiceInterceptor:
     # wrapped handler of a method can be built once (InterceptorChain).
     per_call = False
 
-    def __init__(self, service_prefix: str) -> None:
-        self._prefix = service_prefix
-
     def wrap(self, method: str, handler: Handler, details: grpc.HandlerCallDetails) -> Handler:
         raise NotImplementedError
 
@@ -239,8 +236,7 @@ class ServiceInterceptor:
 class RequestContextInterceptor(ServiceInterceptor):
     """Request ids, call logs and RPC metrics."""
 
-    def __init__(self, service_prefix: str, metrics: Metrics) -> None:
-        super().__init__(service_prefix)
+    def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
 
     def wrap(self, method: str, handler: Handler, details: grpc.HandlerCallDetails) -> Handler:
@@ -298,8 +294,7 @@ class BearerTokenInterceptor(ServiceInterceptor):
 
     per_call = True
 
-    def __init__(self, token: str, service_prefix: str) -> None:
-        super().__init__(service_prefix)
+    def __init__(self, token: str) -> None:
         self._expected = f"Bearer {token}".encode()
         # One refusing handler per method: the chain keys its cache on it.
         self._denials: dict[Handler, Handler] = {}
