@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, cast
 
 import grpc
 from google.protobuf import duration_pb2
@@ -23,16 +21,12 @@ from grpc_status import rpc_status
 
 from botflow.server import defaults
 from botflow.server.interceptors import (
-    Handler,
-    ServiceInterceptor,
-    StreamBehavior,
+    Context,
     abort_with_status,
-    rebuilt,
 )
 from botflow.server.metrics import Metrics
 
 log = logging.getLogger("botflow.rpc")
-UnaryBehavior = Callable[[Any, Any], Awaitable[Any]]
 
 
 def busy_status(limit: int, retry_after_seconds: float) -> grpc.Status:
@@ -48,9 +42,12 @@ def busy_status(limit: int, retry_after_seconds: float) -> grpc.Status:
     return converted
 
 
-class AdmissionInterceptor(ServiceInterceptor):
+class AdmissionGate:
     """Counts FlowService calls from the moment their handler starts until it
-    ends, however it ends (answer, error, abort, cancellation)."""
+    ends, however it ends (answer, error, abort, cancellation).
+
+    It is the `Gate` of RequestContextInterceptor (`admit`, `refuse`,
+    `release`), run inside that one wrapper around each call."""
 
     def __init__(
         self,
@@ -69,15 +66,7 @@ class AdmissionInterceptor(ServiceInterceptor):
     def in_flight(self) -> int:
         return self._in_flight
 
-    def wrap(self, method: str, handler: Handler, details: grpc.HandlerCallDetails) -> Handler:
-        if handler.unary_stream is not None:
-            stream = cast(StreamBehavior, handler.unary_stream)
-            return rebuilt(handler, self._stream(method, stream))
-        if handler.unary_unary is not None:
-            return rebuilt(handler, self._unary(method, handler.unary_unary))
-        return handler
-
-    def _admit(self) -> bool:
+    def admit(self) -> bool:
         # No await between the check and the increment: the event loop runs one
         # handler at a time, so this needs no lock.
         if self._in_flight >= self._limit:
@@ -85,10 +74,10 @@ class AdmissionInterceptor(ServiceInterceptor):
         self._in_flight += 1
         return True
 
-    def _release(self) -> None:
+    def release(self) -> None:
         self._in_flight -= 1
 
-    async def _refuse(self, method: str, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+    async def refuse(self, method: str, context: Context) -> None:
         log.info(
             "rpc refused",
             extra={"method": method, "code": "RESOURCE_EXHAUSTED", "limit": self._limit},
@@ -96,30 +85,3 @@ class AdmissionInterceptor(ServiceInterceptor):
         if self._metrics is not None:
             self._metrics.rpc_finished(method, "RESOURCE_EXHAUSTED", 0.0)
         await abort_with_status(context, self._busy)
-
-    def _unary(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
-        async def handler(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            if not self._admit():
-                await self._refuse(method, context)  # raises: the call ends here
-                return None
-            try:
-                return await behavior(request, context)
-            finally:
-                self._release()
-
-        return handler
-
-    def _stream(self, method: str, behavior: StreamBehavior) -> StreamBehavior:
-        async def handler(
-            request: Any, context: grpc.aio.ServicerContext[Any, Any]
-        ) -> AsyncIterator[Any]:
-            if not self._admit():
-                await self._refuse(method, context)  # raises: the call ends here
-                return
-            try:
-                async for item in behavior(request, context):
-                    yield item
-            finally:
-                self._release()
-
-        return handler

@@ -30,14 +30,15 @@ from grpc_reflection.v1alpha import reflection
 from botflow.providers.egress import EgressPolicy
 from botflow.providers.registry import ProviderRegistry
 from botflow.server import defaults
-from botflow.server.admission import AdmissionInterceptor
+from botflow.server.admission import AdmissionGate
 from botflow.server.blocks.webhook import new_http_client
 from botflow.server.config import ServerConfig
 from botflow.server.interceptors import (
-    BearerTokenInterceptor,
-    InterceptorChain,
+    BearerTokenCheck,
+    CallCheck,
     RequestContextInterceptor,
     ServiceInterceptor,
+    add_wrapped,
 )
 from botflow.server.logs import quiet_sensitive_loggers
 from botflow.server.metrics import Metrics, MetricsEndpoint, serve_metrics
@@ -136,7 +137,7 @@ class RunningServer:
     config: ServerConfig
     http: httpx2.AsyncClient
     metrics: Metrics
-    admission: AdmissionInterceptor
+    admission: AdmissionGate
     metrics_endpoint: MetricsEndpoint | None = None
 
     @property
@@ -194,15 +195,16 @@ def egress_policy(config: ServerConfig) -> EgressPolicy:
 
 
 def _interceptors(
-    config: ServerConfig, metrics: Metrics, admission: AdmissionInterceptor
-) -> list[grpc.aio.ServerInterceptor]:
-    prefix = f"/{SERVICE_NAME}/"
-    # Admission first: a refused call costs nothing more than its refusal.
-    chain: list[ServiceInterceptor] = [admission, RequestContextInterceptor(metrics)]
+    config: ServerConfig, metrics: Metrics, admission: AdmissionGate
+) -> list[ServiceInterceptor]:
+    """What wraps FlowService's handlers, once, when they are registered (no
+    grpc.aio interceptor: that would run a chain of coroutines per call).
+    One wrapper does it all, admission first: a refused call costs nothing
+    more than its refusal."""
+    checks: list[CallCheck] = []
     if config.auth_token:
-        chain.append(BearerTokenInterceptor(config.auth_token))
-    # One registration: grpc.aio awaits each registered interceptor per call.
-    return [InterceptorChain(prefix, chain)]
+        checks.append(BearerTokenCheck(config.auth_token))
+    return [RequestContextInterceptor(metrics, admission, checks)]
 
 
 def _add_port(server: grpc.aio.Server, config: ServerConfig) -> int:
@@ -255,7 +257,7 @@ def pending_queue_options(max_concurrent_calls: int) -> list[tuple[str, int]]:
     grpc.aio asks C-core for one arrived call at a time (per method), so a
     burst waits in this queue; at C-core's defaults every call past ~3000 is dropped before botflow
     sees it. Sized from the limit, a burst up to the limit is served and the
-    rest reach the admission interceptor, which answers RESOURCE_EXHAUSTED
+    rest reach the admission gate, which answers RESOURCE_EXHAUSTED
     with a retry hint instead of a bare drop. HTTP/2 max_concurrent_streams
     needs nothing: C-core's server default is unlimited, so one connection
     can carry the whole burst.
@@ -272,9 +274,13 @@ def pending_queue_options(max_concurrent_calls: int) -> list[tuple[str, int]]:
     ]
 
 
-def _add_services(server: grpc.aio.Server, service: FlowService) -> DrainingHealthServicer:
-    """FlowService, health and reflection; returns the health servicer."""
-    flow_service_pb2_grpc.add_FlowServiceServicer_to_server(service, server)
+def _add_services(
+    server: grpc.aio.Server, service: FlowService, interceptors: list[ServiceInterceptor]
+) -> DrainingHealthServicer:
+    """FlowService with its handlers wrapped by `interceptors`, health and
+    reflection as they are; returns the health servicer."""
+    add_flow_service = flow_service_pb2_grpc.add_FlowServiceServicer_to_server
+    add_wrapped(server, add_flow_service, service, interceptors)
     health_servicer = DrainingHealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -312,13 +318,11 @@ async def _start(
     http = new_http_client(egress)
     undo.push_async_callback(http.aclose)
     metrics = Metrics()
-    admission = AdmissionInterceptor(config.limits.max_concurrent_calls, metrics)
-    server = grpc.aio.server(
-        interceptors=_interceptors(config, metrics, admission), options=_server_options(config)
-    )
+    admission = AdmissionGate(config.limits.max_concurrent_calls, metrics)
+    server = grpc.aio.server(options=_server_options(config))
     undo.push_async_callback(server.stop, None)
     service = FlowService(config, registry, http=http, egress=egress, metrics=metrics)
-    health_servicer = _add_services(server, service)
+    health_servicer = _add_services(server, service, _interceptors(config, metrics, admission))
     port = _add_port(server, config)
     await server.start()
     for name in ("", SERVICE_NAME):
