@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from botflow.server.validation import ValidationContext, Violations, check_variable_name
+from botflow.server.validation import ValidationContext, Violations, check_optional_name
 from botflow.v1.flow_pb2 import Block, ConditionJoin, ConditionOperator
+
+# Read once: an enum constant's attribute lookup costs microseconds.
+_NO_JOIN = ConditionJoin.CONDITION_JOIN_UNSPECIFIED
+_NO_OPERATOR = ConditionOperator.CONDITION_OPERATOR_UNSPECIFIED
 
 
 @dataclass(frozen=True)
@@ -22,34 +26,42 @@ class FlowScope:
 
     def target(self, path: str, target: str, *, required: bool = False) -> None:
         """`target` must name a block of the flow (or be empty when optional)."""
+        problem = self.target_problem(target, required=required)
+        if problem:
+            self.v.add(path, problem)
+
+    def target_problem(self, target: str, *, required: bool = False) -> str:
+        """What `target` would report ("" when nothing), for a caller that
+        builds the path only when there is a problem."""
         if not target:
-            if required:
-                self.v.add(path, "is required: name the block to go to")
-        elif target not in self.ids:
-            self.v.add(path, "names no block of the flow")
+            return "is required: name the block to go to" if required else ""
+        return "" if target in self.ids else "names no block of the flow"
 
 
-def required_text(v: Violations, path: str, text: str) -> None:
+def _required_text(v: Violations, path: str, text: str) -> None:
+    """The block's `text`: the path is built only when it is missing."""
     if not text.strip():
-        v.add(path, "is required")
+        v.add(f"{path}.text", "is required")
 
 
 def check_send_message(path: str, block: Block, scope: FlowScope) -> None:
-    required_text(scope.v, f"{path}.text", block.send_message.text)
+    _required_text(scope.v, path, block.send_message.text)
 
 
 def check_add_note(path: str, block: Block, scope: FlowScope) -> None:
-    required_text(scope.v, f"{path}.text", block.add_note.text)
+    _required_text(scope.v, path, block.add_note.text)
 
 
 def check_wait(path: str, block: Block, scope: FlowScope) -> None:
     wait = block.wait_user_answer
-    check_variable_name(scope.v, f"{path}.answer_variable", wait.answer_variable, required=False)
-    scope.target(f"{path}.timeout_next", wait.timeout_next)
+    check_optional_name(scope.v, path, "answer_variable", wait.answer_variable)
+    if problem := scope.target_problem(wait.timeout_next):
+        scope.v.add(f"{path}.timeout_next", problem)
 
 
 def check_jump_to(path: str, block: Block, scope: FlowScope) -> None:
-    scope.target(f"{path}.block_id", block.jump_to.block_id, required=True)
+    if problem := scope.target_problem(block.jump_to.block_id, required=True):
+        scope.v.add(f"{path}.block_id", problem)
 
 
 def check_nothing(path: str, block: Block, scope: FlowScope) -> None:
@@ -62,18 +74,18 @@ def check_choice(path: str, block: Block, scope: FlowScope) -> None:
         v.add(f"{path}.branches", "a choice needs at least one branch")
     for i, branch in enumerate(choice.branches):
         where = f"{path}.branches[{i}]"
-        scope.target(f"{where}.next", branch.next, required=True)
+        if problem := scope.target_problem(branch.next, required=True):
+            v.add(f"{where}.next", problem)
         if not branch.conditions:
             v.add(f"{where}.conditions", "a branch needs at least one condition")
-        if branch.join == ConditionJoin.CONDITION_JOIN_UNSPECIFIED and len(branch.conditions) > 1:
+        if branch.join == _NO_JOIN and len(branch.conditions) > 1:
             v.add(f"{where}.join", "must be AND or OR when a branch has several conditions")
         for j, condition in enumerate(branch.conditions):
-            check_variable_name(
-                v, f"{where}.conditions[{j}].variable", condition.variable, required=False
-            )
-            if condition.operator == ConditionOperator.CONDITION_OPERATOR_UNSPECIFIED:
+            check_optional_name(v, f"{where}.conditions[{j}]", "variable", condition.variable)
+            if condition.operator == _NO_OPERATOR:
                 v.add(
                     f"{where}.conditions[{j}].operator",
                     "must be set to a CONDITION_OPERATOR_* value",
                 )
-    scope.target(f"{path}.fallback_next", choice.fallback_next)
+    if problem := scope.target_problem(choice.fallback_next):
+        v.add(f"{path}.fallback_next", problem)

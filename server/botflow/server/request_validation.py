@@ -67,16 +67,32 @@ _NOT_CALL_KINDS = {
 }
 
 
+# Read once: an enum constant's attribute lookup costs microseconds.
+_NO_ERROR_KIND = ErrorKind.ERROR_KIND_UNSPECIFIED
+_ERROR_KINDS = frozenset(ErrorKind.values())
+_CONVERSATION = frozenset({"conversation"})
+_NOTHING: frozenset[str] = frozenset()
+
+
 def _check_variables_fit(
     v: Violations,
+    request_bytes: int,
     values: Mapping[str, Value],
     definitions: Iterable[VariableDefinition],
     ctx: ValidationContext,
 ) -> None:
     """The variables come back in the response (or finish event): with the
-    declared defaults they must leave room for it under the send limit."""
-    size = RunFlowRequest(variables=values).ByteSize() + sum(d.ByteSize() for d in definitions)
+    declared defaults they must leave room for it under the send limit.
+
+    `request_bytes`: the size of the request that holds them."""
     limit = min(ctx.limits.max_message_bytes, ctx.limits.max_run_bytes) - FINISH_MARGIN_BYTES
+    # The request holds the variables (as field 2, as in the RunFlowRequest
+    # measured below) and the definitions, each with its tag: the size below
+    # is at most the request's own, so a request within the limit fits
+    # without copying its variables to measure them.
+    if request_bytes <= limit:
+        return
+    size = RunFlowRequest(variables=values).ByteSize() + sum(d.ByteSize() for d in definitions)
     if size > limit:
         v.add(
             "variables",
@@ -94,32 +110,34 @@ def _check_block(path: str, block: Block, scope: FlowScope) -> None:
     kind.flow_check(where, block, scope)
     if kind.parameter_check is not None:
         kind.parameter_check(scope.v, where, kind.params(block), scope.ctx)
-    if kind.uses_next:
-        scope.target(f"{path}.next", block.next)
+    if kind.uses_next and (problem := scope.target_problem(block.next)):
+        scope.v.add(f"{path}.next", problem)
 
 
 def _block_ids(v: Violations, flow: Flow) -> frozenset[str]:
     ids: set[str] = set()
     for i, block in enumerate(flow.blocks):
-        if not block.id.strip():
+        block_id = block.id
+        if not block_id.strip():
             v.add(f"flow.blocks[{i}].id", "is required")
-        elif block.id in ids:
+        elif block_id in ids:
             v.add(f"flow.blocks[{i}].id", "duplicate block id")
-        ids.add(block.id)
+        ids.add(block_id)
     return frozenset(ids)
 
 
 def check_flow(v: Violations, flow: Flow, ctx: ValidationContext) -> None:
-    if not flow.blocks:
+    blocks = flow.blocks
+    if not blocks:
         v.add("flow.blocks", "a flow needs at least one block")
         return
-    if len(flow.blocks) > ctx.limits.max_blocks:
+    if len(blocks) > ctx.limits.max_blocks:
         v.add("flow.blocks", f"more than the server limit of {ctx.limits.max_blocks} blocks")
         return
     scope = FlowScope(v, _block_ids(v, flow), ctx)
     scope.target("flow.start_block_id", flow.start_block_id)
     check_definitions(v, "flow.variables", flow.variables, ctx.limits)
-    for i, block in enumerate(flow.blocks):
+    for i, block in enumerate(blocks):
         _check_block(f"flow.blocks[{i}]", block, scope)
 
 
@@ -173,11 +191,11 @@ def _check_failure(
     v: Violations, path: str, failure: SimulatedFailure, kind: str, attempts: int
 ) -> None:
     """`attempts`: the most a block the failure applies to can make."""
-    if failure.kind == ErrorKind.ERROR_KIND_UNSPECIFIED:
+    if failure.kind == _NO_ERROR_KIND:
         v.add(f"{path}.kind", "must be set to an ERROR_KIND_* value")
     elif failure.kind in _NOT_CALL_KINDS:
         v.add(f"{path}.kind", f"{kind_label(failure.kind)} {_NOT_CALL_KINDS[failure.kind]}")
-    elif failure.kind in ErrorKind.values() and failure.kind not in FAILURES[kind]:
+    elif failure.kind in _ERROR_KINDS and failure.kind not in FAILURES[kind]:
         allowed = ", ".join(sorted(kind_label(k) for k in FAILURES[kind]))
         v.add(f"{path}.kind", f"a {kind} call cannot end in it; one of {allowed}")
     if len(failure.detail.encode()) > MAX_DETAIL_BYTES:
@@ -283,33 +301,47 @@ def _check_simulation(v: Violations, simulation: Simulation, flow: Flow, limits:
 
 def validate_run_flow(request: RunFlowRequest, ctx: ValidationContext) -> Violations:
     v = Violations()
+    flow = request.flow
     if not request.HasField("flow"):
         v.add("flow", "is required")
     else:
-        check_flow(v, request.flow, ctx)
+        check_flow(v, flow, ctx)
         if request.HasField("resume"):
             _check_resume(v, request)
         if request.HasField("simulation"):
-            _check_simulation(v, request.simulation, request.flow, ctx.limits)
-    check_variables(v, "variables", request.variables, ctx.limits)
-    _check_variables_fit(v, request.variables, request.flow.variables, ctx)
-    check_conversation(v, "conversation", request.conversation, ctx.limits)
-    check_enums(v, request)
+            _check_simulation(v, request.simulation, flow, ctx.limits)
+    variables = request.variables
+    check_variables(v, "variables", variables, ctx.limits)
+    size = request.ByteSize()
+    _check_variables_fit(v, size, variables, flow.variables, ctx)
+    _check_conversation_and_enums(v, request, size, ctx.limits)
     return v
 
 
 def validate_execute_action(request: ExecuteActionRequest, ctx: ValidationContext) -> Violations:
     v = Violations()
-    kind = ACTION_KINDS.get(request.action.WhichOneof("kind") or "")
+    action = request.action
+    kind = ACTION_KINDS.get(action.WhichOneof("kind") or "")
     if kind is None:
         names = ", ".join(ACTION_KINDS)
         v.add("action", f"exactly one action ({names}) must be set")
     elif kind.parameter_check is not None:
         where = f"action.{kind.name}"
-        kind.parameter_check(v, where, getattr(request.action, kind.name), ctx)
-    check_variables(v, "variables", request.variables, ctx.limits)
-    check_definitions(v, "variable_definitions", request.variable_definitions, ctx.limits)
-    _check_variables_fit(v, request.variables, request.variable_definitions, ctx)
-    check_conversation(v, "conversation", request.conversation, ctx.limits)
-    check_enums(v, request)
+        kind.parameter_check(v, where, getattr(action, kind.name), ctx)
+    variables, definitions = request.variables, request.variable_definitions
+    check_variables(v, "variables", variables, ctx.limits)
+    check_definitions(v, "variable_definitions", definitions, ctx.limits)
+    size = request.ByteSize()
+    _check_variables_fit(v, size, variables, definitions, ctx)
+    _check_conversation_and_enums(v, request, size, ctx.limits)
     return v
+
+
+def _check_conversation_and_enums(
+    v: Violations, request: ExecuteActionRequest | RunFlowRequest, size: int, limits: Limits
+) -> None:
+    """`size`: the request's; every text in it is shorter."""
+    known = check_conversation(
+        v, "conversation", request.conversation, limits, texts_fit=size <= limits.max_text_bytes
+    )
+    check_enums(v, request, checked=_CONVERSATION if known else _NOTHING)

@@ -27,47 +27,72 @@ from botflow.v1.flow_pb2 import Block, Flow
 from botflow.v1.variables_pb2 import VariableDefinition
 
 
-def _named(names: Iterable[str]) -> frozenset[str]:
-    trimmed = (normalize_name(name) for name in names)
-    return frozenset(name for name in trimmed if name)
+def _add_names(names: set[str], template: str) -> None:
+    """The variables `template` names, into `names`."""
+    if "{{" not in template:  # no placeholder: most header values
+        return
+    for name in placeholders(template):
+        trimmed = normalize_name(name)
+        if trimmed:
+            names.add(trimmed)
+
+
+def _add_declared(names: set[str], definitions: Iterable[VariableDefinition]) -> None:
+    for definition in definitions:
+        if definition.secret:
+            trimmed = normalize_name(definition.name)
+            if trimmed:
+                names.add(trimmed)
+
+
+def _add_tokens(names: set[str], action: OpenAIAction) -> None:
+    """Variables in the action's token and in its fallbacks' tokens."""
+    _add_names(names, action.token)
+    for fallback in action.fallbacks:
+        _add_names(names, fallback.token)
+
+
+def _add_headers(names: set[str], action: WebhookAction) -> None:
+    """Variables in secret-looking headers and query parameters."""
+    for fields in (action.headers, action.query):
+        for field_name, template in fields.items():
+            if SECRET_HEADER.search(field_name):
+                _add_names(names, template)
 
 
 def declared_secrets(definitions: Iterable[VariableDefinition]) -> frozenset[str]:
-    return _named(d.name for d in definitions if d.secret)
+    names: set[str] = set()
+    _add_declared(names, definitions)
+    return frozenset(names)
 
 
 def token_secrets(action: OpenAIAction) -> frozenset[str]:
-    """Variables in the action's token and in its fallbacks' tokens."""
-    tokens = [action.token, *(fallback.token for fallback in action.fallbacks)]
-    return _named(name for token in tokens for name in placeholders(token))
+    names: set[str] = set()
+    _add_tokens(names, action)
+    return frozenset(names)
 
 
 def header_secrets(action: WebhookAction) -> frozenset[str]:
-    """Variables in secret-looking headers and query parameters."""
-    fields = [*action.headers.items(), *action.query.items()]
-    return _named(
-        name
-        for field_name, template in fields
-        if SECRET_HEADER.search(field_name)
-        for name in placeholders(template)
-    )
+    names: set[str] = set()
+    _add_headers(names, action)
+    return frozenset(names)
 
 
-def _kind_secrets(holder: Block | Action) -> frozenset[str]:
+def _add_kind(names: set[str], holder: Block | Action) -> None:
     """The secrets one block or action implies by its kind."""
     kind = holder.WhichOneof("kind")
     if kind == "openai":
-        return token_secrets(holder.openai)
-    if kind == "webhook":
-        return header_secrets(holder.webhook)
-    return frozenset()
+        _add_tokens(names, holder.openai)
+    elif kind == "webhook":
+        _add_headers(names, holder.webhook)
 
 
 def secret_names_of_flow(flow: Flow) -> frozenset[str]:
     """The secret names of a RunFlow call: declared, or used by any block."""
-    names = set(declared_secrets(flow.variables))
+    names: set[str] = set()
+    _add_declared(names, flow.variables)
     for block in flow.blocks:
-        names |= _kind_secrets(block)
+        _add_kind(names, block)
     return frozenset(names)
 
 
@@ -75,4 +100,7 @@ def secret_names_of_action(
     action: Action, definitions: Iterable[VariableDefinition]
 ) -> frozenset[str]:
     """The secret names of an ExecuteAction call: declared, or used by the action."""
-    return declared_secrets(definitions) | _kind_secrets(action)
+    names: set[str] = set()
+    _add_declared(names, definitions)
+    _add_kind(names, action)
+    return frozenset(names)

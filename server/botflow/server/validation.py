@@ -45,9 +45,15 @@ MAX_CHOICES = 100
 MAX_CHOICE_CHARS = 256
 OUTPUT_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
-# Read once: an enum constant's attribute lookup is slow, and this one is
-# compared for every message of a conversation.
+# Read once: an enum constant's attribute lookup costs microseconds, and
+# these are compared for every request (the direction for every message).
 _NO_DIRECTION = Direction.DIRECTION_UNSPECIFIED
+_NO_HISTORY = HistoryMode.HISTORY_MODE_UNSPECIFIED
+_NO_OUTPUT_TYPE = OutputType.OUTPUT_TYPE_UNSPECIFIED
+_ONE_OF = OutputType.OUTPUT_TYPE_ONE_OF
+_NO_OPERATION = SetVariableOperation.SET_VARIABLE_OPERATION_UNSPECIFIED
+_NO_METHOD = HttpMethod.HTTP_METHOD_UNSPECIFIED
+_DIRECTIONS = frozenset(Direction.DESCRIPTOR.values_by_number)
 
 
 def fold_choice(choice: str) -> str:
@@ -117,11 +123,21 @@ def _check_text(v: Violations, path: str, text: str, limits: Limits) -> None:
         v.add(path, f"longer than the server limit of {limits.max_text_bytes} bytes")
 
 
+_BLANK_NAME = "a variable name must not be only whitespace"
+
+
 def check_variable_name(v: Violations, path: str, name: str, *, required: bool) -> None:
     if name and not name.strip():
-        v.add(path, "a variable name must not be only whitespace")
+        v.add(path, _BLANK_NAME)
     elif required and not name:
         v.add(path, "is required")
+
+
+def check_optional_name(v: Violations, path: str, member: str, name: str) -> None:
+    """check_variable_name(required=False) of `path`'s `member`, with the
+    path built only when it is reported."""
+    if name and not name.strip():
+        v.add(f"{path}.{member}", _BLANK_NAME)
 
 
 def _check_value(v: Violations, path: str, value: Value, limits: Limits) -> None:
@@ -135,51 +151,98 @@ def _check_value(v: Violations, path: str, value: Value, limits: Limits) -> None
             _check_text(v, f"{path}.list.items[{i}]", item, limits)
 
 
+def _value_fits(value: Value, max_bytes: int) -> bool:
+    """Whether _check_value finds nothing: asked first, so that a value's
+    path is built only when it has a problem."""
+    kind = value.WhichOneof("kind")
+    if kind == "number":
+        return math.isfinite(value.number)
+    if kind == "text":
+        return not _too_long(value.text, max_bytes)
+    if kind == "list":
+        for item in value.list.items:
+            if _too_long(item, max_bytes):
+                return False
+    return True
+
+
 def check_variables(v: Violations, path: str, values: Mapping[str, Value], limits: Limits) -> None:
     if len(values) > limits.max_variables:
         v.add(path, f"more than the server limit of {limits.max_variables} variables")
+    max_bytes = limits.max_text_bytes
     seen: set[str] = set()
     for name in sorted(values):
-        where = key_path(path, name)
         trimmed = name.strip()
-        if not trimmed:
-            v.add(where, "a variable name must not be empty")
-        elif trimmed in seen:
-            v.add(where, "two variable names are equal after trimming whitespace")
+        value = values[name]
+        if not trimmed or trimmed in seen or not _value_fits(value, max_bytes):
+            _report_variable(v, key_path(path, name), trimmed, seen, value, limits)
         seen.add(trimmed)
-        _check_value(v, where, values[name], limits)
+
+
+def _report_variable(
+    v: Violations, where: str, trimmed: str, seen: set[str], value: Value, limits: Limits
+) -> None:
+    if not trimmed:
+        v.add(where, "a variable name must not be empty")
+    elif trimmed in seen:
+        v.add(where, "two variable names are equal after trimming whitespace")
+    _check_value(v, where, value, limits)
 
 
 def check_definitions(
     v: Violations, path: str, definitions: Iterable[VariableDefinition], limits: Limits
 ) -> None:
+    max_bytes = limits.max_text_bytes
     seen: set[str] = set()
     for i, definition in enumerate(definitions):
-        where = f"{path}[{i}]"
         name = definition.name.strip()
-        if not name:
-            v.add(f"{where}.name", "a variable name must not be empty")
-        elif name in seen:
-            v.add(f"{where}.name", "the variable is declared twice")
+        value = definition.default_value
+        if not name or name in seen or not _value_fits(value, max_bytes):
+            _report_definition(v, f"{path}[{i}]", name, seen, value, limits)
         seen.add(name)
-        _check_value(v, f"{where}.default_value", definition.default_value, limits)
+
+
+def _report_definition(
+    v: Violations, where: str, name: str, seen: set[str], value: Value, limits: Limits
+) -> None:
+    if not name:
+        v.add(f"{where}.name", "a variable name must not be empty")
+    elif name in seen:
+        v.add(f"{where}.name", "the variable is declared twice")
+    _check_value(v, f"{where}.default_value", value, limits)
 
 
 def check_conversation(
-    v: Violations, path: str, conversation: Conversation, limits: Limits
-) -> None:
-    if len(conversation.messages) > limits.max_conversation_messages:
+    v: Violations,
+    path: str,
+    conversation: Conversation,
+    limits: Limits,
+    *,
+    texts_fit: bool = False,
+) -> bool:
+    """`texts_fit`: the caller knows every text is within max_text_bytes
+    (the whole request is), so none is read for its size.
+
+    Returns whether the conversation's enums are all valid, read along the
+    way: then check_enums need not read them again (its `checked`)."""
+    messages = conversation.messages
+    if len(messages) > limits.max_conversation_messages:
         v.add(
             f"{path}.messages",
             f"more than the server limit of {limits.max_conversation_messages} messages",
         )
-        return
-    for i, message in enumerate(conversation.messages):
+        return False
+    known = True
+    for i, message in enumerate(messages):
         # Paths are built only for a message that has a problem.
-        if message.direction == _NO_DIRECTION:
+        direction = message.direction
+        if direction not in _DIRECTIONS:
+            known = False
+        elif direction == _NO_DIRECTION:
             v.add(f"{path}.messages[{i}].direction", "must be RECEIVED or SENT")
-        if _too_long(message.text, limits.max_text_bytes):
+        if not texts_fit and _too_long(message.text, limits.max_text_bytes):
             _check_text(v, f"{path}.messages[{i}].text", message.text, limits)
+    return known and _ONLY_DIRECTIONS
 
 
 def _check_url(v: Violations, path: str, url: str) -> None:
@@ -196,15 +259,12 @@ def check_openai_action(
     v: Violations, path: str, action: OpenAIAction, ctx: ValidationContext
 ) -> None:
     limits = ctx.limits
-    for name in ("token", "prompt"):
-        text: str = getattr(action, name)
-        if not text.strip():
-            v.add(f"{path}.{name}", "is required")
-        _check_text(v, f"{path}.{name}", text, limits)
-    if action.history == HistoryMode.HISTORY_MODE_UNSPECIFIED:
+    _check_required_text(v, path, "token", action.token, limits)
+    _check_required_text(v, path, "prompt", action.prompt, limits)
+    if action.history == _NO_HISTORY:
         v.add(f"{path}.history", "must be set to a HISTORY_MODE_* value")
-    check_variable_name(v, f"{path}.answer_variable", action.answer_variable, required=False)
-    check_variable_name(v, f"{path}.error_variable", action.error_variable, required=False)
+    check_optional_name(v, path, "answer_variable", action.answer_variable)
+    check_optional_name(v, path, "error_variable", action.error_variable)
     provider = action.provider or ctx.default_provider
     if provider not in ctx.enabled_providers:
         enabled = ", ".join(sorted(ctx.enabled_providers))
@@ -215,14 +275,27 @@ def check_openai_action(
         v.add(f"{path}.max_tokens", "must be at least 1 when set")
     if action.base_url:
         _check_url(v, f"{path}.base_url", action.base_url)
-    check_variable_name(
-        v, f"{path}.finish_reason_variable", action.finish_reason_variable, required=False
-    )
+    check_optional_name(v, path, "finish_reason_variable", action.finish_reason_variable)
     if provider in ctx.enabled_providers:
         for key, problem in ctx.check_options(provider, action.provider_options):
             v.add(key_path(f"{path}.provider_options", key), problem)
-    _check_outputs(v, path, action, limits)
-    _check_fallbacks(v, path, action, provider, ctx)
+    if action.outputs:
+        _check_outputs(v, path, action, limits)
+    if action.fallbacks:
+        _check_fallbacks(v, path, action, provider, ctx)
+
+
+def _check_required_text(v: Violations, path: str, member: str, text: str, limits: Limits) -> None:
+    if not text.strip():
+        v.add(f"{path}.{member}", "is required")
+    _check_member_text(v, path, member, text, limits)
+
+
+def _check_member_text(v: Violations, path: str, member: str, text: str, limits: Limits) -> None:
+    """_check_text of `path`'s `member`, with the path built only when it
+    is reported."""
+    if _too_long(text, limits.max_text_bytes):
+        _check_text(v, f"{path}.{member}", text, limits)
 
 
 def _check_outputs(v: Violations, path: str, action: OpenAIAction, limits: Limits) -> None:
@@ -247,7 +320,7 @@ def _check_outputs(v: Violations, path: str, action: OpenAIAction, limits: Limit
         elif output.name in names:
             v.add(f"{where}.name", "two output fields have the same name")
         names.add(output.name)
-        if output.type == OutputType.OUTPUT_TYPE_UNSPECIFIED:
+        if output.type == _NO_OUTPUT_TYPE:
             v.add(f"{where}.type", "must be set to an OUTPUT_TYPE_* value")
         check_variable_name(v, f"{where}.variable", output.variable, required=True)
         variable = output.variable.strip()
@@ -263,7 +336,7 @@ def _check_outputs(v: Violations, path: str, action: OpenAIAction, limits: Limit
 
 
 def _check_choices(v: Violations, where: str, kind: int, choices: Sequence[str]) -> None:
-    if kind != OutputType.OUTPUT_TYPE_ONE_OF:
+    if kind != _ONE_OF:
         if choices:
             v.add(f"{where}.choices", "only a ONE_OF field has choices")
         return
@@ -323,8 +396,10 @@ def _check_fallback(
 
 
 def check_set_variable(v: Violations, path: str, action: SetVariableAction) -> None:
-    check_variable_name(v, f"{path}.variable", action.variable, required=True)
-    if action.operation == SetVariableOperation.SET_VARIABLE_OPERATION_UNSPECIFIED:
+    variable = action.variable
+    if not variable.strip():  # the path is built only for a problem
+        check_variable_name(v, f"{path}.variable", variable, required=True)
+    if action.operation == _NO_OPERATION:
         v.add(f"{path}.operation", "must be set to a SET_VARIABLE_OPERATION_* value")
 
 
@@ -333,14 +408,14 @@ HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def check_webhook_action(v: Violations, path: str, action: WebhookAction, limits: Limits) -> None:
-    if action.method == HttpMethod.HTTP_METHOD_UNSPECIFIED:
+    if action.method == _NO_METHOD:
         v.add(f"{path}.method", "must be set to an HTTP_METHOD_* value")
     if not action.url.strip():
         v.add(f"{path}.url", "is required")
     elif not placeholders(action.url):
         _check_url(v, f"{path}.url", action.url.strip())
-    _check_text(v, f"{path}.url", action.url, limits)
-    _check_text(v, f"{path}.body", action.body, limits)
+    _check_member_text(v, path, "url", action.url, limits)
+    _check_member_text(v, path, "body", action.body, limits)
     for name in sorted(action.headers):
         if not HEADER_NAME.fullmatch(name.strip()):
             v.add(key_path(f"{path}.headers", name), "is not a valid HTTP header name")
@@ -351,7 +426,7 @@ def check_webhook_action(v: Violations, path: str, action: WebhookAction, limits
         except PathSyntaxError as error:
             v.add(f"{where}.path", str(error))
         check_variable_name(v, f"{where}.variable", mapping.variable, required=True)
-    check_variable_name(v, f"{path}.error_variable", action.error_variable, required=False)
+    check_optional_name(v, path, "error_variable", action.error_variable)
 
 
 def _reaches_enum(descriptor: Descriptor, seen: frozenset[str] = frozenset()) -> bool:
@@ -387,11 +462,21 @@ def _check_enum(v: Violations, path: str, enum: EnumDescriptor, number: int) -> 
         v.add(path, f"is not a known {_enum_prefix(enum)}* value")
 
 
-def check_enums(v: Violations, message: Message, path: str = "") -> None:
+def check_enums(
+    v: Violations, message: Message, path: str = "", *, checked: frozenset[str] = frozenset()
+) -> None:
     """Every enum field at any depth holds a number its enum defines. Proto3
-    enums are open, so a client can send 99; no code past validation sees it."""
-    if not _enums_valid(message):
+    enums are open, so a client can send 99; no code past validation sees it.
+
+    `checked`: fields of `message` whose enums the caller has found valid
+    already (check_conversation's answer), not read a second time."""
+    if not _steps_valid(message, _plan_without(message.DESCRIPTOR, checked)):
         _report_enums(v, message, path)
+
+
+@functools.cache
+def _plan_without(descriptor: Descriptor, checked: frozenset[str]) -> tuple[_EnumStep, ...]:
+    return tuple(step for step in _enum_plan(descriptor) if step.name not in checked)
 
 
 @dataclass(frozen=True)
@@ -399,14 +484,18 @@ class _EnumStep:
     """How _enums_valid reads one field, worked out once per message type."""
 
     name: str
-    # "map" (its values), "many" (repeated), "one" (a scalar enum) or
-    # "message" (a singular message, read only when set).
+    # "map" (its values), "many" (repeated), "one" (a scalar enum),
+    # "message" (a singular message, read only when set) or "oneof" (`name`
+    # is a oneof: only its set member is read, one of `members`).
     shape: str
     # The numbers the enum defines when the items are enums; None: messages.
     allowed: frozenset[int] | None
     # Messages whose enums are all plain fields of their own (a
-    # conversation's messages): those fields, checked without recursion.
-    flat: tuple[_EnumStep, ...] | None = None
+    # conversation's messages): those fields' names and numbers, checked
+    # without recursion.
+    flat: tuple[tuple[str, frozenset[int]], ...] | None = None
+    # For "oneof": the steps of its members that hold enums, by member name.
+    members: Mapping[str, _EnumStep] | None = None
 
 
 # The message types _enum_plan is working out, for types that hold themselves.
@@ -417,12 +506,12 @@ _PLANNING: set[str] = set()
 def _enum_plan(descriptor: Descriptor) -> tuple[_EnumStep, ...]:
     _PLANNING.add(descriptor.full_name)
     try:
-        return _planned(descriptor)
+        return _grouped(_planned(descriptor), descriptor)
     finally:
         _PLANNING.discard(descriptor.full_name)
 
 
-def _planned(descriptor: Descriptor) -> tuple[_EnumStep, ...]:
+def _planned(descriptor: Descriptor) -> list[_EnumStep]:
     steps = []
     for member in _enum_fields(descriptor):
         items = member
@@ -438,35 +527,92 @@ def _planned(descriptor: Descriptor) -> tuple[_EnumStep, ...]:
         flat, child = None, items.message_type
         assert child is not None, "_enum_fields keeps only enums and messages"
         if child.full_name not in _PLANNING:  # a type that holds itself
-            inner = _enum_plan(child)
-            flat = inner if all(step.shape == "one" for step in inner) else None
+            flat = _flat(_enum_plan(child))
         steps.append(_EnumStep(member.name, shape, None, flat))
-    return tuple(steps)
+    return steps
+
+
+def _flat(plan: tuple[_EnumStep, ...]) -> tuple[tuple[str, frozenset[int]], ...] | None:
+    """A plan of scalar enums only, as (name, numbers) pairs; else None."""
+    fields = []
+    for step in plan:
+        if step.shape != "one" or step.allowed is None:
+            return None
+        fields.append((step.name, step.allowed))
+    return tuple(fields)
+
+
+def _grouped(steps: list[_EnumStep], descriptor: Descriptor) -> tuple[_EnumStep, ...]:
+    """The singular messages of a oneof as one step: one WhichOneof instead
+    of a HasField per member (a block's kind has four that hold enums)."""
+    oneofs: dict[str, dict[str, _EnumStep]] = {}
+    grouped: list[_EnumStep] = []
+    for step in steps:
+        oneof = descriptor.fields_by_name[step.name].containing_oneof
+        if step.shape != "message" or oneof is None:
+            grouped.append(step)
+            continue
+        if oneof.name not in oneofs:
+            oneofs[oneof.name] = {}
+            grouped.append(_EnumStep(oneof.name, "oneof", None, members=oneofs[oneof.name]))
+        oneofs[oneof.name][step.name] = step
+    return tuple(grouped)
 
 
 def _enums_valid(message: Message) -> bool:
+    return _steps_valid(message, _enum_plan(message.DESCRIPTOR))
+
+
+def _steps_valid(message: Message, plan: tuple[_EnumStep, ...]) -> bool:
     """check_enums' question without building a path per field: the answer
     for nearly every request, so the paths are built only for a bad one."""
-    for step in _enum_plan(message.DESCRIPTOR):
-        value = getattr(message, step.name)
-        if step.shape == "map":
-            items = value.values()
-        elif step.shape == "many":
-            items = value
-        elif step.shape == "one" or message.HasField(step.name):
-            items = (value,)
-        else:
-            continue
-        if step.allowed is not None:
-            if not step.allowed.issuperset(items):
+    for step in plan:
+        shape = step.shape
+        if shape == "one":
+            assert step.allowed is not None
+            if getattr(message, step.name) not in step.allowed:
                 return False
-        elif step.flat is not None:
-            for field_step in step.flat:
-                assert field_step.allowed is not None
-                numbers = (getattr(item, field_step.name) for item in items)
-                if not field_step.allowed.issuperset(numbers):
+        elif shape == "oneof":
+            assert step.members is not None
+            chosen = step.members.get(message.WhichOneof(step.name) or "")
+            if chosen is not None and not _message_valid(chosen, getattr(message, chosen.name)):
+                return False
+        elif shape == "message":
+            if message.HasField(step.name) and not _message_valid(
+                step, getattr(message, step.name)
+            ):
+                return False
+        else:
+            items = getattr(message, step.name)
+            if not _items_valid(step, items.values() if shape == "map" else items):
+                return False
+    return True
+
+
+def _message_valid(step: _EnumStep, message: Message) -> bool:
+    """One message of a step's field."""
+    if step.flat is None:
+        return _enums_valid(message)
+    for name, allowed in step.flat:  # noqa: SIM110 (a loop: see _items_valid)
+        if getattr(message, name) not in allowed:
+            return False
+    return True
+
+
+def _items_valid(step: _EnumStep, items: Iterable[Any]) -> bool:
+    """The items of a repeated field or a map: enums or messages."""
+    if step.allowed is not None:
+        return step.allowed.issuperset(items)
+    # Loops, not all() over generators, and no call per flat item: most
+    # fields hold a few items, a conversation's messages a few dozen.
+    if step.flat is not None:
+        for item in items:
+            for name, allowed in step.flat:
+                if getattr(item, name) not in allowed:
                     return False
-        elif not all(_enums_valid(item) for item in items):
+        return True
+    for item in items:  # noqa: SIM110
+        if not _enums_valid(item):
             return False
     return True
 
@@ -491,3 +637,10 @@ def _check_member(v: Violations, path: str, member: FieldDescriptor, value: Any)
         _check_enum(v, path, member.enum_type, value)
     else:
         _report_enums(v, value, path)
+
+
+# check_conversation reads every message's direction: that covers all of a
+# conversation's enums as long as they are only those directions.
+_ONLY_DIRECTIONS = _enum_plan(Conversation.DESCRIPTOR) == (
+    _EnumStep("messages", "many", None, (("direction", _DIRECTIONS),)),
+)

@@ -73,6 +73,10 @@ def normalize_name(name: str) -> str:
     return name.strip()
 
 
+def _normalized(*groups: Iterable[str]) -> frozenset[str]:
+    return frozenset(normalize_name(name) for names in groups for name in names)
+
+
 class Variables:
     """The variables of one call: name → typed value, names trimmed.
 
@@ -85,7 +89,7 @@ class Variables:
         self, values: Mapping[str, Value] | None = None, *, secrets: Iterable[str] = ()
     ) -> None:
         self._values: dict[str, Value] = {}
-        self._secrets = frozenset(normalize_name(name) for name in secrets)
+        self._secrets = _normalized(secrets)
         for name, value in (values or {}).items():
             self.set(name, value)
 
@@ -100,14 +104,20 @@ class Variables:
         """Declared defaults first, then the request's values over them; an
         empty Value in the request counts as no value (the default stays).
         Secret: the names in `secrets` and those declared secret."""
-        definitions = list(definitions)
-        declared = [d.name for d in definitions if d.secret]
-        variables = cls(
-            {d.name: d.default_value for d in definitions}, secrets=[*secrets, *declared]
-        )
+        variables = cls()
+        stored = variables._values
+        declared: list[str] = []
+        # The values are a request's, which nothing changes, and no stored
+        # Value is changed in place: they are kept as they are, not copied.
+        for definition in definitions:
+            stored[normalize_name(definition.name)] = definition.default_value
+            if definition.secret:
+                declared.append(definition.name)
         for name, value in values.items():
-            if value.WhichOneof("kind") is not None or variables.get(name) is None:
-                variables.set(name, value)
+            key = normalize_name(name)
+            if value.WhichOneof("kind") is not None or key not in stored:
+                stored[key] = value
+        variables._secrets = _normalized(secrets, declared)
         return variables
 
     def get(self, name: str) -> Value | None:
