@@ -37,13 +37,15 @@ class OutputBudget:
     def admits(self, events: Sequence[RunFlowResponse], block_id: str) -> bool:
         """Count `events` and return True when they, and a finish event after
         them, stay within the budget; False (nothing counted) otherwise."""
-        overhead = EVENT_OVERHEAD_BYTES + len(block_id.encode())
-        size = sum(event.ByteSize() + overhead for event in events)
-        grown = sum(
-            event.variable_changed.ByteSize()
-            for event in events
-            if event.HasField("variable_changed")
-        )
+        # One plain loop, no generators: this runs for every block of a run.
+        size = 0
+        grown = 0
+        for event in events:
+            size += event.ByteSize()
+            if event.HasField("variable_changed"):
+                grown += event.variable_changed.ByteSize()
+        if events:
+            size += len(events) * (EVENT_OVERHEAD_BYTES + len(block_id.encode()))
         bound = self.variables_bound + grown
         if not self._fits(size, bound):
             bound = self.measure()

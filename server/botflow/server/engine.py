@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 from botflow.server import defaults
 from botflow.server.barrier import failed_block
@@ -32,6 +31,13 @@ from botflow.v1.events_pb2 import FlowFinished, FlowStatus
 from botflow.v1.flow_pb2 import Block, Flow
 from botflow.v1.flow_service_pb2 import RunFlowRequest, RunFlowResponse
 from botflow.v1.variables_pb2 import Value
+
+# Plain ints: each enum wrapper lookup is a Python __getattr__, paid per block
+# otherwise.
+COMPLETED = FlowStatus.FLOW_STATUS_COMPLETED
+WAITING_FOR_ANSWER = FlowStatus.FLOW_STATUS_WAITING_FOR_ANSWER
+STEP_LIMIT_REACHED = FlowStatus.FLOW_STATUS_STEP_LIMIT_REACHED
+OUTPUT_LIMIT_REACHED = FlowStatus.FLOW_STATUS_OUTPUT_LIMIT_REACHED
 
 
 def start_block_id(flow: Flow) -> str:
@@ -64,21 +70,17 @@ def initial_state(request: RunFlowRequest, actions: ActionContext) -> RunState:
         ),
         conversation=conversation,
         session_id=session,
-        definitions=list(request.flow.variables),
+        # The request outlives the run and is never changed: no copy needed.
+        definitions=request.flow.variables,
         actions=actions,
         session_started=not continued,
     )
 
 
-@dataclass(frozen=True)
-class Checkpoint:
-    """The run's state before a block, to undo it (barrier, budget)."""
-
-    variables: Variables
-    values: dict[str, Value]
-    messages: int
-    session_id: str
-    session_started: bool
+# The run's state before a block, to undo it (barrier, budget): the variables
+# and their values, the message count, the session id and whether it started
+# in this run. A plain tuple, since one is taken per block.
+Checkpoint = tuple[Variables, dict[str, Value], int, str, bool]
 
 
 class FlowRun:
@@ -101,9 +103,10 @@ class FlowRun:
 
     def _checkpoint(self) -> Checkpoint:
         state = self.state
-        return Checkpoint(
-            state.variables,
-            state.variables.snapshot(),
+        variables = state.variables
+        return (
+            variables,
+            variables.snapshot(),
             len(state.conversation.messages),
             state.session_id,
             state.session_started,
@@ -111,23 +114,21 @@ class FlowRun:
 
     def _undo(self, checkpoint: Checkpoint) -> None:
         state = self.state
-        checkpoint.variables.restore(checkpoint.values)
-        state.variables = checkpoint.variables
-        del state.conversation.messages[checkpoint.messages :]
-        state.session_id = checkpoint.session_id
-        state.session_started = checkpoint.session_started
-        state.conversation.current_bot_session_id = checkpoint.session_id
+        variables, values, messages, session_id, session_started = checkpoint
+        variables.restore(values)
+        state.variables = variables
+        del state.conversation.messages[messages:]
+        state.session_id = session_id
+        state.session_started = session_started
+        state.conversation.current_bot_session_id = session_id
 
-    async def _run_block(self, kind: BlockKind, block: Block, checkpoint: Checkpoint) -> Outcome:
-        """The block's outcome; behind the barrier, a failure undoes the block."""
-        try:
-            return await kind.run(block, self.state)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            self._undo(checkpoint)
-            simulated = self.state.actions.simulated
-            return failed_block(kind, block, self.state.variables, error, simulated=simulated)
+    def _failed(
+        self, kind: BlockKind, block: Block, checkpoint: Checkpoint, error: Exception
+    ) -> Outcome:
+        """The outcome of a block that raised: undone, then failed (barrier)."""
+        self._undo(checkpoint)
+        simulated = self.state.actions.simulated
+        return failed_block(kind, block, self.state.variables, error, simulated=simulated)
 
     def _numbered(self, event: RunFlowResponse, block_id: str) -> RunFlowResponse:
         self._sequence += 1
@@ -161,35 +162,45 @@ class FlowRun:
             kind = KINDS["wait_user_answer"]
             return failed_block(kind, block, self.state.variables, error), block.id
 
+    def _end(self, outcome: Outcome, block_id: str) -> RunFlowResponse | None:
+        """The finish event when the run stops after `outcome`, else None."""
+        status = outcome.status
+        if status is not None:
+            resume_at = block_id if status == WAITING_FOR_ANSWER else ""
+            return self._finished(status, block_id, resume_at)
+        if not outcome.next:
+            return self._finished(COMPLETED, block_id)
+        if self.steps >= self.max_steps:
+            return self._finished(STEP_LIMIT_REACHED, block_id)
+        return None
+
     async def events(self) -> AsyncIterator[RunFlowResponse]:
         checkpoint = self._checkpoint()
         outcome, block_id = self._first()
         while True:
             if not self.budget.admits(outcome.events, block_id):
                 self._undo(checkpoint)
-                yield self._finished(FlowStatus.FLOW_STATUS_OUTPUT_LIMIT_REACHED, block_id)
+                yield self._finished(OUTPUT_LIMIT_REACHED, block_id)
                 return
             for event in outcome.events:
                 yield self._numbered(event, block_id)
-            if outcome.status is not None:
-                resume_at = (
-                    block_id if outcome.status == FlowStatus.FLOW_STATUS_WAITING_FOR_ANSWER else ""
-                )
-                yield self._finished(outcome.status, block_id, resume_at)
-                return
-            if not outcome.next:
-                yield self._finished(FlowStatus.FLOW_STATUS_COMPLETED, block_id)
-                return
-            if self.steps >= self.max_steps:
-                yield self._finished(FlowStatus.FLOW_STATUS_STEP_LIMIT_REACHED, block_id)
+            end = self._end(outcome, block_id)
+            if end is not None:
+                yield end
                 return
             block = self.blocks[outcome.next]
             block_id = block.id
             self.steps += 1
             checkpoint = self._checkpoint()
-            outcome = await self._run_block(
-                KINDS[block.WhichOneof("kind") or ""], block, checkpoint
-            )
+            kind = KINDS[block.WhichOneof("kind") or ""]
+            # The barrier is here, not in a helper coroutine: one coroutine
+            # less per block.
+            try:
+                outcome = await kind.run(block, self.state)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                outcome = self._failed(kind, block, checkpoint, error)
 
 
 def run_flow(request: RunFlowRequest, actions: ActionContext) -> AsyncIterator[RunFlowResponse]:

@@ -1,28 +1,30 @@
-"""Builders for the RunFlow events (one per thing that happened)."""
+"""Builders for the RunFlow events (one per thing that happened).
+
+Each builder fills the response's own submessage in place: building the
+payload first and passing it to RunFlowResponse(...) would copy it once more,
+and these run once per event of every run. Setting a field, even to its
+default, marks the submessage present, as the constructor does.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from botflow.v1.actions_pb2 import ActionResult, Warning
-from botflow.v1.events_pb2 import (
-    ActionFinished,
-    BotRestarted,
-    MessageSent,
-    NoteAdded,
-    VariableChanged,
-    WarningRaised,
-)
+from botflow.v1.actions_pb2 import ActionResult
 from botflow.v1.flow_service_pb2 import RunFlowResponse
 from botflow.v1.variables_pb2 import Value
 
 
 def message_sent(text: str) -> RunFlowResponse:
-    return RunFlowResponse(message_sent=MessageSent(text=text))
+    event = RunFlowResponse()
+    event.message_sent.text = text
+    return event
 
 
 def note_added(text: str) -> RunFlowResponse:
-    return RunFlowResponse(note_added=NoteAdded(text=text))
+    event = RunFlowResponse()
+    event.note_added.text = text
+    return event
 
 
 class SecretChange(tuple[str, Value]):
@@ -39,9 +41,14 @@ class SecretChange(tuple[str, Value]):
 
 def variable_changed(name: str, value: Value, *, secret: bool = False) -> RunFlowResponse:
     """A secret variable's event names it, marked secret, without its value."""
+    event = RunFlowResponse()
+    changed = event.variable_changed
+    changed.name = name
     if secret:
-        return RunFlowResponse(variable_changed=VariableChanged(name=name, secret=True))
-    return RunFlowResponse(variable_changed=VariableChanged(name=name, value=value))
+        changed.secret = True
+    else:
+        changed.value.CopyFrom(value)
+    return event
 
 
 def variables_changed(changes: Iterable[tuple[str, Value]]) -> list[RunFlowResponse]:
@@ -52,12 +59,20 @@ def variables_changed(changes: Iterable[tuple[str, Value]]) -> list[RunFlowRespo
 
 
 def action_finished(result: ActionResult) -> RunFlowResponse:
-    return RunFlowResponse(action_finished=ActionFinished(result=result))
+    event = RunFlowResponse()
+    event.action_finished.result.CopyFrom(result)
+    return event
 
 
 def warning(code: str, message: str) -> RunFlowResponse:
-    return RunFlowResponse(warning=WarningRaised(warning=Warning(code=code, message=message)))
+    event = RunFlowResponse()
+    raised = event.warning.warning
+    raised.code = code
+    raised.message = message
+    return event
 
 
 def bot_restarted(session_id: str) -> RunFlowResponse:
-    return RunFlowResponse(bot_restarted=BotRestarted(bot_session_id=session_id))
+    event = RunFlowResponse()
+    event.bot_restarted.bot_session_id = session_id
+    return event

@@ -9,7 +9,7 @@ from botflow.v1.flow_pb2 import Block
 
 
 async def run(block: Block, state: RunState) -> Outcome:
-    text = render_template(block.add_note.text, state.render)
+    text = render_template(block.add_note.text, state.variables.render)
     if not text.strip():
         return Outcome(
             [warning("empty_note", "the note is empty after filling in variables; nothing added")],

@@ -9,14 +9,18 @@ from botflow.server.blocks.context import ActionContext
 from botflow.server.events import action_finished, variables_changed
 from botflow.server.results import ActionRun
 from botflow.server.variables import Variables
-from botflow.v1.conversation_pb2 import Conversation, Direction, Message
+from botflow.v1.conversation_pb2 import Conversation, Direction
 from botflow.v1.events_pb2 import FlowStatus
 from botflow.v1.flow_pb2 import Block
 from botflow.v1.flow_service_pb2 import RunFlowResponse
 from botflow.v1.variables_pb2 import VariableDefinition
 
+# Enum members as plain ints: each lookup on the generated enum wrapper is a
+# Python-level __getattr__, paid per block otherwise.
+RECEIVED = Direction.DIRECTION_RECEIVED
 
-@dataclass
+
+@dataclass(slots=True)
 class RunState:
     """The mutable state of one run; blocks read and change it."""
 
@@ -33,18 +37,19 @@ class RunState:
         return self.variables.render(name)
 
     def join(self, direction: int, text: str) -> None:
-        self.conversation.messages.append(
-            Message(direction=direction, text=text, bot_session_id=self.session_id)  # type: ignore[arg-type]
+        # add() builds the message in place; append() would copy it.
+        self.conversation.messages.add(
+            direction=direction, text=text, bot_session_id=self.session_id
         )
 
     def last_received_text(self) -> str:
         for message in reversed(self.conversation.messages):
-            if message.direction == Direction.DIRECTION_RECEIVED:
+            if message.direction == RECEIVED:
                 return message.text
         return ""
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     """What a block did: its events, where to go, and whether the run stops."""
 

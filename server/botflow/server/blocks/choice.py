@@ -13,6 +13,11 @@ from botflow.server.variables import parse_number
 from botflow.v1.flow_pb2 import Block, ChoiceBranch, Condition, ConditionJoin, ConditionOperator
 
 Op = ConditionOperator
+# Plain ints: each enum wrapper lookup is a Python __getattr__, paid per
+# condition otherwise.
+IS_NUMBER = Op.CONDITION_OPERATOR_IS_NUMBER
+IS_MESSAGE = Op.CONDITION_OPERATOR_IS_MESSAGE
+JOIN_OR = ConditionJoin.CONDITION_JOIN_OR
 
 
 def _fold(text: str) -> str:
@@ -44,31 +49,34 @@ NUMERIC: dict[int, Callable[[str, str], bool]] = {
 
 def holds(op: int, subject: str, value: str) -> bool:
     """Whether `subject <op> value` holds (both already rendered)."""
-    if op in TEXT:
-        return TEXT[op](_fold(subject), _fold(value))
-    if op in NUMERIC:
-        return NUMERIC[op](subject, value)
-    if op == Op.CONDITION_OPERATOR_IS_NUMBER:
+    text = TEXT.get(op)
+    if text is not None:
+        return text(_fold(subject), _fold(value))
+    numeric = NUMERIC.get(op)
+    if numeric is not None:
+        return numeric(subject, value)
+    if op == IS_NUMBER:
         return parse_number(subject) is not None
-    if op == Op.CONDITION_OPERATOR_IS_MESSAGE:
+    if op == IS_MESSAGE:
         return bool(subject.strip())
     return False
 
 
 def _subject(condition: Condition, state: RunState) -> str:
-    if condition.variable.strip():
-        return state.render(condition.variable)
+    variable = condition.variable
+    if variable.strip():
+        return state.variables.render(variable)
     return state.last_received_text()
 
 
 def _condition_holds(condition: Condition, state: RunState) -> bool:
-    value = render_template(condition.value, state.render)
+    value = render_template(condition.value, state.variables.render)
     return holds(condition.operator, _subject(condition, state), value)
 
 
 def branch_matches(branch: ChoiceBranch, state: RunState) -> bool:
     results = (_condition_holds(c, state) for c in branch.conditions)
-    if branch.join == ConditionJoin.CONDITION_JOIN_OR:
+    if branch.join == JOIN_OR:
         return any(results)
     return all(results)
 

@@ -11,6 +11,9 @@ from botflow.server.variables import Variables
 from botflow.v1.events_pb2 import FlowStatus
 from botflow.v1.flow_pb2 import Block
 
+# A plain int: each enum wrapper lookup is a Python __getattr__.
+RESTARTED = FlowStatus.FLOW_STATUS_RESTARTED
+
 
 def new_session_id() -> str:
     return uuid.uuid4().hex
@@ -22,4 +25,4 @@ async def run(block: Block, state: RunState) -> Outcome:
     state.session_id = new_session_id()
     state.session_started = True
     state.conversation.current_bot_session_id = state.session_id
-    return Outcome([bot_restarted(state.session_id)], status=FlowStatus.FLOW_STATUS_RESTARTED)
+    return Outcome([bot_restarted(state.session_id)], status=RESTARTED)

@@ -8,9 +8,12 @@ from botflow.server.templating import render_template
 from botflow.v1.conversation_pb2 import Direction
 from botflow.v1.flow_pb2 import Block
 
+# A plain int: an enum wrapper lookup per block would be a Python __getattr__.
+SENT = Direction.DIRECTION_SENT
+
 
 async def run(block: Block, state: RunState) -> Outcome:
-    text = render_template(block.send_message.text, state.render)
+    text = render_template(block.send_message.text, state.variables.render)
     if not text.strip():
         return Outcome(
             [
@@ -20,5 +23,5 @@ async def run(block: Block, state: RunState) -> Outcome:
             ],
             block.next,
         )
-    state.join(Direction.DIRECTION_SENT, text)
+    state.join(SENT, text)
     return Outcome([message_sent(text)], block.next)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from botflow.server.blocks.base import Outcome, RunState
 from botflow.server.events import variable_changed, warning
@@ -25,6 +25,15 @@ from botflow.v1.flow_pb2 import Block
 from botflow.v1.variables_pb2 import Value
 
 Operation = SetVariableOperation
+# Plain ints: each enum wrapper lookup is a Python __getattr__, paid per
+# block otherwise.
+TEXT_REPLACE = Operation.SET_VARIABLE_OPERATION_TEXT_REPLACE
+TEXT_APPEND = Operation.SET_VARIABLE_OPERATION_TEXT_APPEND
+NUMBER_REPLACE = Operation.SET_VARIABLE_OPERATION_NUMBER_REPLACE
+NUMBER_DIVIDE = Operation.SET_VARIABLE_OPERATION_NUMBER_DIVIDE
+LIST_ADD = Operation.SET_VARIABLE_OPERATION_LIST_ADD
+LIST_REMOVE = Operation.SET_VARIABLE_OPERATION_LIST_REMOVE
+LIST_EMPTY = Operation.SET_VARIABLE_OPERATION_LIST_EMPTY
 
 ARITHMETIC: dict[int, Callable[[float, float], float]] = {
     Operation.SET_VARIABLE_OPERATION_NUMBER_ADD: operator.add,
@@ -34,9 +43,9 @@ ARITHMETIC: dict[int, Callable[[float, float], float]] = {
 }
 
 
-@dataclass(frozen=True)
-class Applied:
-    """Exactly one of: the new value, or the warning saying why nothing changed."""
+class Applied(NamedTuple):
+    """Exactly one of: the new value, or the warning saying why nothing changed.
+    A NamedTuple: as immutable as a frozen dataclass, cheaper to build."""
 
     value: Value | None = None
     warning: Warning | None = None
@@ -70,12 +79,12 @@ def _number(op: int, current: Value | None, operand: str) -> Applied:
     right = parse_number(operand)
     if right is None:
         return _bad_number("the operand")
-    if op == Operation.SET_VARIABLE_OPERATION_NUMBER_REPLACE:
+    if op == NUMBER_REPLACE:
         return Applied(number_value(right))
     left = _current_number(current)
     if left is None:
         return _bad_number("the variable's current value")
-    if op == Operation.SET_VARIABLE_OPERATION_NUMBER_DIVIDE and right == 0:
+    if op == NUMBER_DIVIDE and right == 0:
         return Applied(
             warning=Warning(code="division_by_zero", message="division by zero; value unchanged")
         )
@@ -92,22 +101,22 @@ def _number(op: int, current: Value | None, operand: str) -> Applied:
 def apply(action: SetVariableAction, variables: Variables) -> Applied:
     """Compute the variable's new value (does not store it)."""
     op = action.operation
-    current = variables.get(action.variable)
     operand = render_template(action.value, variables.render)
-    if op == Operation.SET_VARIABLE_OPERATION_TEXT_REPLACE:
+    if op == TEXT_REPLACE:
         return Applied(text_value(operand))
-    if op == Operation.SET_VARIABLE_OPERATION_TEXT_APPEND:
+    current = variables.get(action.variable)
+    if op == TEXT_APPEND:
         return Applied(text_value(render_value(current) + operand))
-    if op == Operation.SET_VARIABLE_OPERATION_LIST_ADD:
+    if op == LIST_ADD:
         if not operand.strip():
             return Applied(
                 warning=Warning(code="empty_item", message="the item is empty; list unchanged")
             )
         return Applied(list_value([*_current_items(current), operand]))
-    if op == Operation.SET_VARIABLE_OPERATION_LIST_REMOVE:
+    if op == LIST_REMOVE:
         kept = [item for item in _current_items(current) if item.strip() != operand.strip()]
         return Applied(list_value(kept))
-    if op == Operation.SET_VARIABLE_OPERATION_LIST_EMPTY:
+    if op == LIST_EMPTY:
         return Applied(list_value([]))
     return _number(op, current, operand)
 
@@ -132,13 +141,13 @@ def set_variable(action: SetVariableAction, variables: Variables, max_text_bytes
 
 
 async def run(block: Block, state: RunState) -> Outcome:
-    limit = state.actions.config.limits.max_text_bytes
-    applied = set_variable(block.set_variable, state.variables, limit)
+    action = block.set_variable
+    variables = state.variables
+    applied = set_variable(action, variables, state.actions.config.limits.max_text_bytes)
     if applied.warning is not None:
         event = warning(applied.warning.code, applied.warning.message)
     else:
         assert applied.value is not None
-        name = block.set_variable.variable.strip()
-        secret = state.variables.is_secret(name)
-        event = variable_changed(name, applied.value, secret=secret)
+        name = action.variable.strip()
+        event = variable_changed(name, applied.value, secret=variables.is_secret(name))
     return Outcome([event], block.next)

@@ -15,16 +15,20 @@ from botflow.v1.events_pb2 import FlowStatus
 from botflow.v1.flow_pb2 import Block
 from botflow.v1.flow_service_pb2 import Resume
 
+# Plain ints: each enum wrapper lookup is a Python __getattr__.
+WAITING = FlowStatus.FLOW_STATUS_WAITING_FOR_ANSWER
+RECEIVED = Direction.DIRECTION_RECEIVED
+
 
 async def run(block: Block, state: RunState) -> Outcome:
-    return Outcome(next=block.id, status=FlowStatus.FLOW_STATUS_WAITING_FOR_ANSWER)
+    return Outcome(next=block.id, status=WAITING)
 
 
 def resume(block: Block, resume: Resume, state: RunState) -> Outcome:
     wait = block.wait_user_answer
     if resume.timed_out:
         return Outcome(next=wait.timeout_next)
-    state.join(Direction.DIRECTION_RECEIVED, resume.answer)
+    state.join(RECEIVED, resume.answer)
     events = []
     name = wait.answer_variable.strip()
     if name:
