@@ -30,6 +30,14 @@ class ChatMessage:
     role: Role
     content: str = field(repr=False)  # message texts are personal data
 
+    def __init__(self, role: Role, content: str) -> None:
+        # A frozen dataclass's own __init__ sets each field through
+        # object.__setattr__, twice the cost of this, and every history
+        # message of every call is one of these.
+        fields = self.__dict__
+        fields["role"] = role
+        fields["content"] = content
+
 
 @dataclass(frozen=True)
 class OutputSchema:

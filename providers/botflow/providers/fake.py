@@ -100,6 +100,11 @@ def _latency(value: str) -> float:
     return seconds if seconds < _FOREVER else math.inf
 
 
+def _outcome(options: Mapping[str, str], attempt: int) -> str:
+    script = parse_script(options["fail"]) if "fail" in options else []
+    return script[attempt - 1] if attempt <= len(script) else "ok"
+
+
 def _count_tokens(text: str) -> int:
     return len(text.split())
 
@@ -156,9 +161,8 @@ class FakeProvider:
 
     async def complete(self, request: CompletionRequest) -> Completion:
         options = request.options
-        latency = _latency(options.get("latency_ms", ""))
-        script = parse_script(options.get("fail", ""))
-        outcome = script[request.attempt - 1] if request.attempt <= len(script) else "ok"
+        latency = _latency(options["latency_ms"]) if "latency_ms" in options else 0.0
+        outcome = _outcome(options, request.attempt)
         if latency == math.inf:
             await asyncio.Event().wait()  # until the attempt's timeout cancels it
         elif latency:
@@ -168,7 +172,8 @@ class FakeProvider:
         if outcome in _FAILURES:
             raise _FAILURES[outcome]()
         text = options["reply"] if "reply" in options else self._default(request)
-        prompt_tokens = sum(_count_tokens(m.content) for m in request.messages)
+        # Words never span two messages, so one split counts them all.
+        prompt_tokens = _count_tokens(" ".join([m.content for m in request.messages]))
         completion_tokens = _count_tokens(text)
         usage = Usage(prompt_tokens, completion_tokens, prompt_tokens + completion_tokens)
         finish = options.get("finish_reason", "") or FINISH_STOP

@@ -124,16 +124,66 @@ def _stop(policy: RetryPolicy, deadline: float | None) -> stop_base:
     return attempts | stop_before_delay(budget)
 
 
+def _attempt(request: CompletionRequest, number: int, timeout: float) -> CompletionRequest:
+    """The request of attempt `number`. A caller that already set both (the
+    usual first attempt) shares its request: a frozen copy costs more than
+    the attempt's own bookkeeping."""
+    if request.attempt == number and request.timeout == timeout:
+        return request
+    return replace(request, attempt=number, timeout=timeout)
+
+
 def _is_retryable(error: BaseException) -> bool:
     return isinstance(error, ProviderError) and error.retryable
+
+
+class _AttemptTimer:
+    """asyncio.timeout's cancel-then-convert for one attempt, the same rules
+    without its context manager (two coroutines and a state machine per
+    attempt, as much CPU as a cheap provider's whole answer)."""
+
+    __slots__ = ("_cancelling", "_handle", "_task", "expired")
+
+    def __init__(self, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("Timeout should be used inside a task")
+        self._task = task
+        self._cancelling = task.cancelling()
+        self.expired = False
+        when = loop.time() + timeout
+        if when <= loop.time():
+            self._handle: asyncio.Handle = loop.call_soon(self._expire)
+        else:
+            self._handle = loop.call_at(when, self._expire)
+
+    def _expire(self) -> None:
+        self._task.cancel()
+        self.expired = True
+
+    def stop(self, error: BaseException | None) -> bool:
+        """Whether the attempt ended by timing out: `error` is the
+        cancellation this timer asked for, and nobody else asked for one."""
+        self._handle.cancel()
+        if not self.expired:
+            return False
+        return self._task.uncancel() <= self._cancelling and type(error) is asyncio.CancelledError
 
 
 async def _one_attempt(provider: Provider, request: CompletionRequest) -> Completion:
     timeout = request.timeout
     error: ProviderError
     try:
-        async with asyncio.timeout(timeout):
-            return await provider.complete(request)
+        timer = _AttemptTimer(timeout)
+        try:
+            completion = await provider.complete(request)
+        except BaseException as exc:
+            if timer.stop(exc):
+                raise TimeoutError from None
+            raise
+        timer.stop(None)
+        return completion
     except TimeoutError:
         error = ProviderTimeoutError(f"no answer within {round(timeout * 1000)} ms")
     except ProviderError as failure:
@@ -170,7 +220,7 @@ async def complete_with_retries(
     never builds the retry machinery.
     """
     started = time.monotonic()
-    first = replace(request, attempt=1, timeout=_attempt_timeout(policy, deadline))
+    first = _attempt(request, 1, _attempt_timeout(policy, deadline))
     try:
         completion = await _one_attempt(provider, first)
     except ProviderError as failure:
@@ -210,9 +260,7 @@ async def _retried(
                 number = attempt.retry_state.attempt_number
                 if number == 1:
                     raise first_error
-                this_try = replace(
-                    request, attempt=number, timeout=_attempt_timeout(policy, deadline)
-                )
+                this_try = _attempt(request, number, _attempt_timeout(policy, deadline))
                 completion = await _one_attempt(provider, this_try)
     except ProviderError as failure:
         error = _unchained(failure)

@@ -7,12 +7,20 @@ from dataclasses import dataclass
 
 from botflow.providers.base import ChatMessage, Role
 from botflow.v1.actions_pb2 import HistoryMode
-from botflow.v1.conversation_pb2 import Conversation, Direction, Message
+from botflow.v1.conversation_pb2 import Conversation, Direction
 
 ROLES: dict[int, Role] = {
     Direction.DIRECTION_RECEIVED: "user",
     Direction.DIRECTION_SENT: "assistant",
 }
+_RECEIVED = Direction.DIRECTION_RECEIVED
+_ALL = HistoryMode.HISTORY_MODE_ALL_CONVERSATION
+_SESSION = HistoryMode.HISTORY_MODE_CURRENT_BOT_SESSION
+_LAST = HistoryMode.HISTORY_MODE_LAST_MESSAGE
+
+# (direction, text) of a selected message: each protobuf field is read once,
+# a read costing about as much as a small function call.
+_Selected = tuple[int, str]
 
 
 def current_bot_session(conversation: Conversation) -> str:
@@ -26,36 +34,53 @@ def current_bot_session(conversation: Conversation) -> str:
     return ""
 
 
-def _has_text(message: Message) -> bool:
-    return bool(message.text.strip())
-
-
-def session_messages(conversation: Conversation) -> list[Message]:
-    """Every message from the first one of the current bot session onwards,
-    whoever sent it: the bot "thread" since its last (re)start, a human
-    agent's untagged messages in it included (another bot session's are not)."""
+def _session_texts(conversation: Conversation) -> list[_Selected]:
+    """Every message with text from the first one of the current bot session
+    onwards, whoever sent it: the bot "thread" since its last (re)start, a
+    human agent's untagged messages in it included (another bot session's
+    are not)."""
     session = current_bot_session(conversation)
-    messages = conversation.messages
     if not session:
         return []
-    start = next((i for i, m in enumerate(messages) if m.bot_session_id == session), None)
-    if start is None:
-        return []
-    return [m for m in messages[start:] if m.bot_session_id in ("", session)]
+    selected: list[_Selected] = []
+    started = False
+    for message in conversation.messages:
+        tag = message.bot_session_id
+        if tag == session:
+            started = True
+        elif tag or not started:
+            continue
+        text = message.text
+        if text.strip():
+            selected.append((message.direction, text))
+    return selected
 
 
-def _selected(conversation: Conversation, mode: int) -> list[Message]:
-    if mode == HistoryMode.HISTORY_MODE_ALL_CONVERSATION:
-        return [m for m in conversation.messages if _has_text(m)]
-    if mode == HistoryMode.HISTORY_MODE_CURRENT_BOT_SESSION:
-        return [m for m in session_messages(conversation) if _has_text(m)]
-    if mode == HistoryMode.HISTORY_MODE_LAST_MESSAGE:
-        received = [
-            m
-            for m in conversation.messages
-            if m.direction == Direction.DIRECTION_RECEIVED and _has_text(m)
-        ]
-        return received[-1:]
+def _texts(conversation: Conversation) -> list[_Selected]:
+    selected: list[_Selected] = []
+    for message in conversation.messages:
+        text = message.text
+        if text.strip():
+            selected.append((message.direction, text))
+    return selected
+
+
+def _last_received(conversation: Conversation) -> list[_Selected]:
+    for message in reversed(conversation.messages):
+        if message.direction == _RECEIVED:
+            text = message.text
+            if text.strip():
+                return [(_RECEIVED, text)]
+    return []
+
+
+def _selected(conversation: Conversation, mode: int) -> list[_Selected]:
+    if mode == _ALL:
+        return _texts(conversation)
+    if mode == _SESSION:
+        return _session_texts(conversation)
+    if mode == _LAST:
+        return _last_received(conversation)
     return []
 
 
@@ -72,8 +97,8 @@ def select_history(conversation: Conversation, mode: int, limit: int) -> History
     (0 = no cap)."""
     selected = _selected(conversation, mode)
     omitted = max(0, len(selected) - limit) if limit > 0 else 0
-    kept = selected[omitted:]
-    return History([ChatMessage(ROLES[m.direction], m.text) for m in kept], omitted)
+    kept = selected[omitted:] if omitted else selected
+    return History([ChatMessage(ROLES[direction], text) for direction, text in kept], omitted)
 
 
 def build_messages(prompt: str, history: list[ChatMessage]) -> tuple[ChatMessage, ...]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from wsgiref.simple_server import WSGIServer
@@ -21,6 +22,10 @@ from botflow.v1.events_pb2 import FlowStatus
 
 log = logging.getLogger(__name__)
 
+# A finished action's counter and attempts children, and getters of its
+# provider's token children (made only once a token is counted).
+_ActionChildren = tuple[Any, Any, Callable[[], Any], Callable[[], Any]]
+
 
 @dataclass
 class Metrics:
@@ -28,6 +33,9 @@ class Metrics:
 
     def __post_init__(self) -> None:
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self._action_children: dict[tuple[str, str, str, int], _ActionChildren] = {}
+        self._rpc_children: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._run_children: dict[int, Any] = {}
         r = self.registry
         self.rpcs = Counter("botflow_rpcs", "Finished RPCs.", ["method", "code"], registry=r)
         self.rpc_seconds = Histogram(
@@ -67,22 +75,46 @@ class Metrics:
         return child
 
     def rpc_finished(self, method: str, code: str, seconds: float) -> None:
+        children = self._rpc_children.get((method, code))
+        if children is None:
+            children = self._rpc_children[(method, code)] = self._new_rpc_children(method, code)
+        finished, duration = children
+        finished.inc()
+        duration.observe(seconds)
+
+    def _new_rpc_children(self, method: str, code: str) -> tuple[Any, Any]:
+        """One finished call's counter and histogram children, found once per
+        method and code: every call counts into them."""
         name = method.rsplit("/", 1)[-1]
-        self._child(self.rpcs, name, code).inc()
-        self._child(self.rpc_seconds, name).observe(seconds)
+        return self._child(self.rpcs, name, code), self._child(self.rpc_seconds, name)
 
     def action_finished(self, action: str, provider: str, result: ActionResult) -> None:
-        kind = kind_label(result.error_kind)
         outcome = "failed" if result.error else "succeeded"
-        self._child(self.actions, action, provider, outcome, kind).inc()
-        self._child(self.attempts, action, provider).inc(result.attempts)
+        labels = (action, provider, outcome, result.error_kind)
+        children = self._action_children.get(labels)
+        if children is None:
+            children = self._action_children[labels] = self._new_action_children(*labels)
+        finished, attempts, prompt_tokens, completion_tokens = children
+        finished.inc()
+        attempts.inc(result.attempts)
         usage = result.usage
-        for token_kind, count in (
-            ("prompt", usage.prompt_tokens),
-            ("completion", usage.completion_tokens),
-        ):
-            if count:
-                self._child(self.tokens, provider, token_kind).inc(count)
+        # A token series appears with its first token, as `labels()` would make it.
+        if count := usage.prompt_tokens:
+            prompt_tokens().inc(count)
+        if count := usage.completion_tokens:
+            completion_tokens().inc(count)
+
+    def _new_action_children(
+        self, action: str, provider: str, outcome: str, error_kind: int
+    ) -> _ActionChildren:
+        """The children one kind of finished action counts into, found once:
+        four lookups per action add up at thousands of actions a second."""
+        return (
+            self._child(self.actions, action, provider, outcome, kind_label(error_kind)),
+            self._child(self.attempts, action, provider),
+            lambda: self._child(self.tokens, provider, "prompt"),
+            lambda: self._child(self.tokens, provider, "completion"),
+        )
 
     def simulated_action_finished(self, action: str, result: ActionResult) -> None:
         """A simulated action: counted here only, not as a provider's or
@@ -91,8 +123,11 @@ class Metrics:
         self._child(self.simulated_actions, action, outcome, kind_label(result.error_kind)).inc()
 
     def run_finished(self, status: int) -> None:
-        name = FlowStatus.Name(status).removeprefix("FLOW_STATUS_").lower()  # type: ignore[arg-type]
-        self._child(self.runs, name).inc()
+        child = self._run_children.get(status)
+        if child is None:
+            name = FlowStatus.Name(status).removeprefix("FLOW_STATUS_").lower()  # type: ignore[arg-type]
+            child = self._run_children[status] = self._child(self.runs, name)
+        child.inc()
 
 
 @dataclass

@@ -82,16 +82,19 @@ class ActionContext:
         counted apart (botflow_simulated_actions), so that scripted failures
         never show as a provider's or webhook's, and logged with
         simulated=true."""
-        if self.simulated:
+        simulated = self.simulated
+        if simulated:
             self.metrics.simulated_action_finished(action, result)
         else:
             self.metrics.action_finished(action, provider, result)
+        if not log.isEnabledFor(logging.INFO):
+            return  # its fields cost more to gather than the check
         log.info(
             "action finished",
             extra={
                 "action": action,
                 "provider": provider,
-                "simulated": self.simulated,
+                "simulated": simulated,
                 "outcome": "failed" if result.error else "succeeded",
                 "error_kind": kind_label(result.error_kind),
                 "attempts": result.attempts,

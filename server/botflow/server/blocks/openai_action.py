@@ -19,12 +19,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from botflow.providers.base import (
-    ChatMessage,
     Completion,
     CompletionRequest,
-    OutputSchema,
     Provider,
     Usage,
 )
@@ -37,18 +37,18 @@ from botflow.providers.errors import (
     kind_of,
 )
 from botflow.providers.http_checks import plain_word
-from botflow.providers.retry import RetryPolicy
+from botflow.providers.retry import CallOutcome, RetryPolicy
 from botflow.server import defaults
 from botflow.server.blocks.base import Outcome, RunState, action_outcome
 from botflow.server.blocks.context import ActionContext
 from botflow.server.config import ServerConfig
 from botflow.server.fallback_chain import ChainOutcome, Link, chain_links, run_chain
 from botflow.server.history import build_messages, select_history
-from botflow.server.results import KINDS, ActionRun, VariableWriter, duration
+from botflow.server.results import KINDS, ActionRun, VariableWriter, duration, error_text
 from botflow.server.structured import output_schema, parse_answer
 from botflow.server.templating import render_template
 from botflow.server.variables import Variables, text_value, valid_text
-from botflow.v1.actions_pb2 import ActionOutcome, ActionResult, OpenAIAction, TokenUsage
+from botflow.v1.actions_pb2 import ActionOutcome, ActionResult, OpenAIAction
 from botflow.v1.conversation_pb2 import Conversation
 from botflow.v1.flow_pb2 import Block
 
@@ -56,12 +56,20 @@ log = logging.getLogger(__name__)
 
 MAX_MODEL_CHARS = 256
 _UINT32_LIMIT = 2**32
+# Distinct (attempts, timeout) pairs kept as ready policies.
+_POLICIES = 256
 
 
 def retry_policy(action: OpenAIAction, config: ServerConfig) -> RetryPolicy:
     limits = config.limits
     timeout_ms = min(action.timeout_ms or defaults.DEFAULT_TIMEOUT_MS, limits.max_timeout_ms)
     attempts = min(action.max_attempts or defaults.DEFAULT_MAX_ATTEMPTS, limits.max_attempts)
+    return _policy(attempts, timeout_ms)
+
+
+@lru_cache(maxsize=_POLICIES)
+def _policy(attempts: int, timeout_ms: int) -> RetryPolicy:
+    # A policy is frozen, so one instance serves every action that asks the same.
     return RetryPolicy(max_attempts=attempts, attempt_timeout=timeout_ms / 1000)
 
 
@@ -104,6 +112,21 @@ def _cancelled_result() -> ActionResult:
     )
 
 
+@dataclass(slots=True)
+class _Call:
+    """What every provider of one action shares: the request's parts and
+    where the answer or the failure goes. Not frozen: a frozen dataclass
+    costs several times as much to build, and this one never leaves here."""
+
+    action: OpenAIAction
+    variables: Variables
+    writer: VariableWriter
+    error_variable: str
+    ctx: ActionContext
+    policy: RetryPolicy
+    started: float
+
+
 async def _run(
     action: OpenAIAction,
     variables: Variables,
@@ -113,48 +136,86 @@ async def _run(
     started = time.monotonic()
     writer = VariableWriter(variables)
     error_variable = action.error_variable.strip() or defaults.DEFAULT_ERROR_VARIABLE
-    max_bytes = ctx.config.limits.max_text_bytes
-    links = chain_links(action, provider_name(action), ctx.registry.default_model)
+    primary = provider_name(action)
+    model = action.model or ctx.registry.default_model(primary)
     try:
-        token, prompt, options = _rendered(action, variables, max_bytes)
+        token, prompt, options = _rendered(action, variables, ctx.config.limits.max_text_bytes)
     except ProviderError as refused:
         run = _fail(writer, error_variable, refused, 0, started)
-        run.result.provider = links[0].provider
+        run.result.provider = primary
         return run
 
     history = select_history(conversation, action.history, history_limit(action, ctx.config))
-    messages = build_messages(prompt, history.messages)
-    schema = output_schema(action.outputs) if action.outputs else None
-
-    def prepare(link: Link) -> CompletionRequest:
-        if link.index == 0:
-            return _request(action, messages, link, token, options, schema)
-        link_token, link_options = _rendered_link(link, variables, max_bytes)
-        return _request(action, messages, link, link_token, link_options, schema)
-
-    chain = await run_chain(links, prepare, _lookup(ctx), ctx, retry_policy(action, ctx.config))
-    run = _finish(action, writer, error_variable, chain, ctx, started)
+    policy = retry_policy(action, ctx.config)
+    request = CompletionRequest(
+        model=model,
+        messages=build_messages(prompt, history.messages),
+        token=token,
+        base_url=action.base_url or None,
+        temperature=action.temperature if action.HasField("temperature") else None,
+        max_tokens=action.max_tokens if action.HasField("max_tokens") else None,
+        options=options,
+        # The retry layer gives the first attempt this timeout unless the
+        # deadline clips it: set here, the request needs no copy for it.
+        timeout=policy.attempt_timeout,
+        output_schema=output_schema(action.outputs) if action.outputs else None,
+    )
+    call = _Call(action, variables, writer, error_variable, ctx, policy, started)
+    if action.fallbacks:
+        run = await _with_fallbacks(call, request)
+    else:
+        run = await _alone(call, primary, request)
     run.result.history_messages_omitted = history.omitted
-    _describe_chain(run.result, action, chain)
     return run
 
 
+async def _alone(call: _Call, provider: str, request: CompletionRequest) -> ActionRun:
+    """No fallbacks: the chain of one provider, without the chain's bookkeeping."""
+    outcome = await call.ctx.complete(_provider(call.ctx, provider), request, call.policy)
+    error = outcome.error
+    text = None if error is None else error_text(error, outcome.attempts)
+    run = _finish(call, outcome, request.model, text)
+    run.result.provider = provider
+    return run
+
+
+async def _with_fallbacks(call: _Call, primary: CompletionRequest) -> ActionRun:
+    action = call.action
+    links = chain_links(action, provider_name(action), call.ctx.registry.default_model)
+    max_bytes = call.ctx.config.limits.max_text_bytes
+
+    def prepare(link: Link) -> CompletionRequest:
+        if link.index == 0:
+            return primary
+        token, options = _rendered_link(link, call.variables, max_bytes)
+        return replace(
+            primary, model=link.model, token=token, base_url=link.base_url or None, options=options
+        )
+
+    chain = await run_chain(links, prepare, _lookup(call.ctx), call.ctx, call.policy)
+    last = chain.last
+    outcome = CallOutcome(last.completion, chain.error, chain.attempts, 0.0)
+    text = None if chain.error is None else chain.error_text()
+    run = _finish(call, outcome, last.link.model, text)
+    _describe_chain(run.result, chain)
+    return run
+
+
+def _provider(ctx: ActionContext, name: str) -> Provider:
+    provider = ctx.registry.get(name)
+    if provider is None:  # validation refuses this; kept for callers that skip it
+        raise LookupError(f"provider {name!r} is not enabled")
+    return provider
+
+
 def _lookup(ctx: ActionContext) -> Callable[[str], Provider]:
-    def lookup(name: str) -> Provider:
-        provider = ctx.registry.get(name)
-        if provider is None:  # validation refuses this; kept for callers that skip it
-            raise LookupError(f"provider {name!r} is not enabled")
-        return provider
-
-    return lookup
+    return lambda name: _provider(ctx, name)
 
 
-def _describe_chain(result: ActionResult, action: OpenAIAction, chain: ChainOutcome) -> None:
-    """Who answered (or failed last) and, with fallbacks, each provider's part."""
+def _describe_chain(result: ActionResult, chain: ChainOutcome) -> None:
+    """Who answered (or failed last) and each provider's part."""
     result.provider = chain.last.link.provider
     result.fallback_index = chain.last.link.index if chain.last.error is None else 0
-    if not action.fallbacks:
-        return
     for tried in chain.tried:
         error = tried.error
         result.provider_attempts.add(
@@ -166,74 +227,35 @@ def _describe_chain(result: ActionResult, action: OpenAIAction, chain: ChainOutc
         )
 
 
-def _finish(
-    action: OpenAIAction,
-    writer: VariableWriter,
-    error_variable: str,
-    chain: ChainOutcome,
-    ctx: ActionContext,
-    started: float,
-) -> ActionRun:
-    """Store the answer (and its structured values), or the failure, of the chain."""
-    attempts = chain.attempts
-    error = chain.error
+def _finish(call: _Call, outcome: CallOutcome, model: str, failure_text: str | None) -> ActionRun:
+    """Store the answer (and its structured values), or the failure
+    (`failure_text` replacing the error's own text)."""
+    attempts = outcome.attempts
+    error = outcome.error
+    writer = call.writer
     if error is not None:
-        return _fail(writer, error_variable, error, attempts, started, text=chain.error_text())
-    answered = chain.last.completion
+        return _fail(writer, call.error_variable, error, attempts, call.started, text=failure_text)
+    answered = outcome.completion
     assert answered is not None
+    action = call.action
     try:
-        completion = _storable(answered, ctx.config.limits.max_text_bytes)
+        result = _storable(answered, model, call.ctx.config.limits.max_text_bytes)
         outputs = (
-            parse_answer(completion.text, action.outputs, completion.finish_reason)
+            parse_answer(result.answer, action.outputs, result.finish_reason)
             if action.outputs
             else []
         )
     except ProviderError as unusable:
-        return _fail(writer, error_variable, unusable, attempts, started)
+        return _fail(writer, call.error_variable, unusable, attempts, call.started)
     if action.answer_variable.strip():
-        writer.set(action.answer_variable, text_value(completion.text))
+        writer.set(action.answer_variable, text_value(result.answer))
     for variable, value in outputs:
         writer.set(variable, value)
     if action.finish_reason_variable.strip():
-        writer.set(action.finish_reason_variable, text_value(completion.finish_reason))
-    result = _result(completion, chain.last.link.model, attempts, started)
-    return writer.succeed(error_variable, result)
-
-
-def _request(
-    action: OpenAIAction,
-    messages: tuple[ChatMessage, ...],
-    link: Link,
-    token: str,
-    options: dict[str, str],
-    schema: OutputSchema | None,
-) -> CompletionRequest:
-    return CompletionRequest(
-        model=link.model,
-        messages=messages,
-        token=token,
-        base_url=link.base_url or None,
-        temperature=action.temperature if action.HasField("temperature") else None,
-        max_tokens=action.max_tokens if action.HasField("max_tokens") else None,
-        options=options,
-        output_schema=schema,
-    )
-
-
-def _result(completion: Completion, model: str, attempts: int, started: float) -> ActionResult:
-    usage = completion.usage
-    return ActionResult(
-        answer=completion.text,
-        attempts=attempts,
-        elapsed=duration(time.monotonic() - started),
-        usage=TokenUsage(
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            total_tokens=usage.total_tokens,
-        ),
-        model=completion.model or model,
-        finish_reason=completion.finish_reason,
-    )
+        writer.set(action.finish_reason_variable, text_value(result.finish_reason))
+    result.attempts = attempts
+    result.elapsed.CopyFrom(duration(time.monotonic() - call.started))
+    return writer.succeed(call.error_variable, result)
 
 
 def _rendered(
@@ -266,25 +288,40 @@ def _rendered_parts(
 ) -> tuple[str, str, dict[str, str]]:
     token = render_template(token_template, variables.render).strip()
     prompt = "" if prompt_template is None else render_template(prompt_template, variables.render)
-    checked = (
-        [("token", token)] if prompt_template is None else [("token", token), ("prompt", prompt)]
-    )
-    for name, value in checked:
-        if not value.strip():
-            raise MissingParameterError(f"the {name} is empty after filling in variables")
-        _check_size(f"the {name}", value, max_bytes)
+    _check_filled("token", token, max_bytes)
+    if prompt_template is not None:
+        _check_filled("prompt", prompt, max_bytes)
+    return token, prompt, _rendered_options(option_templates, variables, max_bytes)
+
+
+def _rendered_options(
+    templates: Mapping[str, str], variables: Variables, max_bytes: int
+) -> dict[str, str]:
+    if not templates:
+        return {}
     # Options are no place for credentials (the token is): a secret renders
     # empty there, so a scripted reply cannot echo it back.
     public = _public_lookup(variables)
-    options = {k: render_template(v, public) for k, v in option_templates.items()}
+    options = {k: render_template(v, public) for k, v in templates.items()}
     for key, value in options.items():
-        _check_size(_option_label(key), value, max_bytes)
-    return token, prompt, options
+        if _too_long(value, max_bytes):
+            raise _too_long_error(_option_label(key), max_bytes)
+    return options
 
 
-def _check_size(what: str, value: str, max_bytes: int) -> None:
-    if len(value.encode()) > max_bytes:
-        raise BadRequestError(f"{what} is longer than {max_bytes} bytes after filling in variables")
+def _check_filled(name: str, value: str, max_bytes: int) -> None:
+    if not value.strip():
+        raise MissingParameterError(f"the {name} is empty after filling in variables")
+    if _too_long(value, max_bytes):
+        raise _too_long_error(f"the {name}", max_bytes)
+
+
+def _too_long(value: str, max_bytes: int) -> bool:
+    return len(value.encode()) > max_bytes
+
+
+def _too_long_error(what: str, max_bytes: int) -> BadRequestError:
+    return BadRequestError(f"{what} is longer than {max_bytes} bytes after filling in variables")
 
 
 def _option_label(key: str) -> str:
@@ -292,9 +329,10 @@ def _option_label(key: str) -> str:
     return f"the provider option {key}" if plain_word(key) else "a provider option"
 
 
-def _storable(completion: Completion, max_bytes: int) -> Completion:
-    """The completion as the result and variables can hold it, or
-    BadResponseError when its text is unusable."""
+def _storable(completion: Completion, model: str, max_bytes: int) -> ActionResult:
+    """The result of the completion as the result and variables can hold it
+    (`model` when it names none), or BadResponseError when its text is
+    unusable."""
     if not isinstance(completion.text, str):
         raise BadResponseError("the provider's answer has no text")
     text = valid_text(completion.text)
@@ -307,13 +345,16 @@ def _storable(completion: Completion, max_bytes: int) -> Completion:
         # thinking ends this way, hence the reason in the text.
         why = f" (finish reason {finish})" if finish else ""
         raise BadResponseError(f"the provider returned an empty answer{why}")
-    model = completion.model if isinstance(completion.model, str) else ""
-    return Completion(
-        text=text,
-        usage=Usage(*(_uint32(n) for n in _counts(completion.usage))),
-        model=valid_text(model) if len(model) <= MAX_MODEL_CHARS else "",
-        finish_reason=finish,
-    )
+    named = completion.model if isinstance(completion.model, str) else ""
+    prompt_tokens, completion_tokens, total_tokens = _counts(completion.usage)
+    named = valid_text(named) if len(named) <= MAX_MODEL_CHARS else ""
+    result = ActionResult(answer=text, model=named or model, finish_reason=finish)
+    # Set in place: a TokenUsage built apart would be built, then copied.
+    usage = result.usage
+    usage.prompt_tokens = _uint32(prompt_tokens)
+    usage.completion_tokens = _uint32(completion_tokens)
+    usage.total_tokens = _uint32(total_tokens)
+    return result
 
 
 def _finish_reason(reason: object) -> str:
