@@ -10,6 +10,9 @@ process drives them in turn, concurrency 32, the same number of calls each:
 - ExecuteAction (openai provider -> a fast loopback OpenAI-compatible server) /
   the same completion made directly with AsyncOpenAI against that server
 - p50 latency botflow adds over that direct SDK call, one call at a time
+- as references, the same two against the SDK call botflow's provider makes
+  (`AsyncOpenAI.post` with its own body, skipping `create`'s typed transform):
+  botflow's own overhead, like for like
 
 Each round measures every figure, so a ratio never mixes two moments of a
 shared machine; the report gives the median and the spread over the rounds.
@@ -37,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import httpx2
 import openai
 
 from botflow.v1.actions_pb2 import (
@@ -327,6 +331,17 @@ class Calls:
             assert answer.choices[0].message.content
             return answer
 
+        async def direct_post() -> object:
+            # The SDK call botflow's openai provider makes: its own request
+            # body through the SDK's client, without create's typed transform.
+            answer = await sdk.post(
+                "/chat/completions",
+                cast_to=httpx2.Response,
+                body={"model": "bench-model", "messages": messages},
+            )
+            assert answer.status_code == 200
+            return answer
+
         async def action(request: ExecuteActionRequest) -> object:
             response = await stub.ExecuteAction(request, timeout=30)
             assert not response.result.error, response.result.error
@@ -338,6 +353,7 @@ class Calls:
         self.run_flow: Call = run_flow
         self.openai: Call = lambda: action(via_openai)
         self.direct: Call = direct
+        self.direct_post: Call = direct_post
 
 
 class _NoCall:
@@ -399,7 +415,9 @@ async def one_round(calls: Calls, n: int) -> dict[str, float]:
     echo_stream = await rate(calls.echo_stream, n // 2)
     direct = await rate(calls.direct, n // 2)
     via_openai = await rate(calls.openai, n // 2)
+    direct_post = await rate(calls.direct_post, n // 2)
     direct_p50 = await p50_ms(calls.direct, n // 10)
+    direct_post_p50 = await p50_ms(calls.direct_post, n // 10)
     openai_p50 = await p50_ms(calls.openai, n // 10)
     echo_p50 = await p50_ms(calls.echo, n // 10)
     own = await own_work_us(n // 2)
@@ -413,6 +431,8 @@ async def one_round(calls: Calls, n: int) -> dict[str, float]:
         "direct_sdk": direct,
         "openai": via_openai,
         "direct_sdk_p50_ms": direct_p50,
+        "direct_post": direct_post,
+        "direct_post_p50_ms": direct_post_p50,
         "openai_p50_ms": openai_p50,
     }
 
@@ -435,6 +455,10 @@ def references(round_: dict[str, float]) -> dict[str, float]:
         f"RunFlow(10) / ExecuteAction if botflow's flow work were free (bare {STREAM_EVENTS}-"
         "message stream / ExecuteAction)": round_["echo_stream"] / round_["execute"],
         "bare echo p50 (ms)": round_["echo_p50_ms"],
+        "openai path / direct SDK post (the SDK call botflow makes)": round_["openai"]
+        / round_["direct_post"],
+        "p50 added over direct SDK post (ms)": round_["openai_p50_ms"]
+        - round_["direct_post_p50_ms"],
         "botflow's own work per ExecuteAction (CPU µs, in-process)": round_["execute_own_us"],
         "botflow's own work per RunFlow(10) (CPU µs, in-process)": round_["run_flow_own_us"],
         "time per call left for botflow at ExecuteAction / echo = 0.85 (µs)": echo_us / 0.85
