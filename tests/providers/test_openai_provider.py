@@ -19,7 +19,7 @@ import httpx2
 import openai
 import pytest
 
-from botflow.providers.base import ChatMessage, CompletionRequest
+from botflow.providers.base import ChatMessage, CompletionRequest, OutputSchema
 from botflow.providers.egress import EgressPolicy
 from botflow.providers.errors import (
     MalformedResponseError,
@@ -174,6 +174,39 @@ async def test_success_returns_text_usage_and_model(provider: OpenAIProvider) ->
     }
     # The SDK's own retry loop is off and saw no retry.
     assert seen.headers["x-stainless-retry-count"] == "0"
+
+
+async def test_the_request_is_the_one_create_would_send(provider: OpenAIProvider) -> None:
+    """The provider builds its body and sends it with the SDK's `post`
+    (bench/RESULTS.md: `create`'s transform costs milliseconds): the request
+    on the wire must be what `chat.completions.create` sends for the same
+    parameters, headers included."""
+    schema = OutputSchema("triage", {"type": "object", "properties": {}, "required": []})
+    ours = replace(chat_request(None, temperature=0.5, max_tokens=32), output_schema=schema)
+    async with OpenAIStub(default=Reply("{}")) as stub:
+        outcome = await complete_with_retries(provider, replace(ours, base_url=stub.base_url), FAST)
+        assert outcome.completion is not None
+        sdk = openai.AsyncOpenAI(api_key=TOKEN, base_url=stub.base_url, max_retries=0)
+        await sdk.chat.completions.create(
+            model="gpt-test",
+            messages=[
+                {"role": "system", "content": PROMPT},
+                {"role": "assistant", "content": "Hello! How can I help?"},
+                {"role": "user", "content": QUESTION},
+            ],
+            temperature=0.5,
+            max_tokens=32,
+            response_format={
+                "type": "json_schema",
+                "json_schema": {"name": "triage", "strict": True, "schema": dict(schema.schema)},
+            },
+        )
+        await sdk.close()
+
+    sent, by_create = stub.chat_requests
+    assert (sent.method, sent.path, sent.body) == (by_create.method, by_create.path, by_create.body)
+    assert set(sent.headers) == set(by_create.headers)
+    assert sent.bearer == TOKEN
 
 
 async def test_unset_options_are_not_sent(provider: OpenAIProvider) -> None:
