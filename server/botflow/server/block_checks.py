@@ -69,22 +69,31 @@ def check_nothing(path: str, block: Block, scope: FlowScope) -> None:
 
 
 def check_choice(path: str, block: Block, scope: FlowScope) -> None:
+    # Each repeated field is read once, and iterated over a slice (a
+    # repeated field has no __iter__: a loop over it ends on an IndexError,
+    # a microsecond each); each path is built only for a problem.
     v, choice = scope.v, block.choice
-    if not choice.branches:
+    branches = choice.branches[:]
+    if not branches:
         v.add(f"{path}.branches", "a choice needs at least one branch")
-    for i, branch in enumerate(choice.branches):
-        where = f"{path}.branches[{i}]"
+    for i, branch in enumerate(branches):
+        conditions = branch.conditions[:]
         if problem := scope.target_problem(branch.next, required=True):
-            v.add(f"{where}.next", problem)
-        if not branch.conditions:
-            v.add(f"{where}.conditions", "a branch needs at least one condition")
-        if branch.join == _NO_JOIN and len(branch.conditions) > 1:
-            v.add(f"{where}.join", "must be AND or OR when a branch has several conditions")
-        for j, condition in enumerate(branch.conditions):
-            check_optional_name(v, f"{where}.conditions[{j}]", "variable", condition.variable)
+            v.add(f"{path}.branches[{i}].next", problem)
+        if not conditions:
+            v.add(f"{path}.branches[{i}].conditions", "a branch needs at least one condition")
+        elif branch.join == _NO_JOIN and len(conditions) > 1:
+            v.add(
+                f"{path}.branches[{i}].join",
+                "must be AND or OR when a branch has several conditions",
+            )
+        for j, condition in enumerate(conditions):
+            if condition.variable:  # an optional name: only a given one can be blank
+                where = f"{path}.branches[{i}].conditions[{j}]"
+                check_optional_name(v, where, "variable", condition.variable)
             if condition.operator == _NO_OPERATOR:
                 v.add(
-                    f"{where}.conditions[{j}].operator",
+                    f"{path}.branches[{i}].conditions[{j}].operator",
                     "must be set to a CONDITION_OPERATOR_* value",
                 )
     if problem := scope.target_problem(choice.fallback_next):

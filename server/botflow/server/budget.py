@@ -4,7 +4,7 @@ event (which carries every variable) within the gRPC send limit, so the caller
 always learns how the run ended.
 
 The size of the final variables is tracked as an upper bound (their size at
-the last measurement plus every VariableChanged since) and measured exactly
+the last measurement plus the size of every VariableChanged event since) and measured exactly
 only when the bound says the budget may be passed: a run pays for a full
 measurement rarely, not after every block.
 """
@@ -41,9 +41,14 @@ class OutputBudget:
         size = 0
         grown = 0
         for event in events:
-            size += event.ByteSize()
+            event_size = event.ByteSize()
+            size += event_size
+            # A variable's entry in the finish event's map is its change's
+            # name and value, framed like the change in its event (one-byte
+            # tag, length): the event's size bounds its growth, the change's
+            # own size would fall a few bytes short of the entry.
             if event.HasField("variable_changed"):
-                grown += event.variable_changed.ByteSize()
+                grown += event_size
         if events:
             size += len(events) * (EVENT_OVERHEAD_BYTES + len(block_id.encode()))
         bound = self.variables_bound + grown

@@ -17,7 +17,7 @@ before the block that makes it secret.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from botflow.server.blocks.webhook import SECRET_HEADER
 from botflow.server.templating import placeholders
@@ -48,7 +48,7 @@ def _add_declared(names: set[str], definitions: Iterable[VariableDefinition]) ->
 def _add_tokens(names: set[str], action: OpenAIAction) -> None:
     """Variables in the action's token and in its fallbacks' tokens."""
     _add_names(names, action.token)
-    for fallback in action.fallbacks:
+    for fallback in action.fallbacks[:]:  # a slice: see secret_names_of_flow
         _add_names(names, fallback.token)
 
 
@@ -90,17 +90,19 @@ def _add_kind(names: set[str], holder: Block | Action) -> None:
 def secret_names_of_flow(flow: Flow) -> frozenset[str]:
     """The secret names of a RunFlow call: declared, or used by any block."""
     names: set[str] = set()
-    _add_declared(names, flow.variables)
-    for block in flow.blocks:
+    # Over slices: iterating a protobuf repeated field itself ends on an
+    # IndexError (it has no __iter__), a microsecond per loop, empty or not.
+    _add_declared(names, flow.variables[:])
+    for block in flow.blocks[:]:
         _add_kind(names, block)
     return frozenset(names)
 
 
 def secret_names_of_action(
-    action: Action, definitions: Iterable[VariableDefinition]
+    action: Action, definitions: Sequence[VariableDefinition]
 ) -> frozenset[str]:
     """The secret names of an ExecuteAction call: declared, or used by the action."""
     names: set[str] = set()
-    _add_declared(names, definitions)
+    _add_declared(names, definitions[:])  # a slice: see secret_names_of_flow
     _add_kind(names, action)
     return frozenset(names)

@@ -44,4 +44,8 @@ def _parsed(template: str) -> _Parsed:
 
 def placeholders(template: str) -> list[str]:
     """The variable names a template refers to, in order."""
-    return [match.group(1).strip() for match in PLACEHOLDER.finditer(template)]
+    if "{{" not in template:
+        return []
+    # From the cached split: the secret names of every run read the same
+    # token templates again.
+    return [name for name, _ in _parsed(template)[1]]

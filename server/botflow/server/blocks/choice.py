@@ -75,14 +75,16 @@ def _condition_holds(condition: Condition, state: RunState) -> bool:
 
 
 def branch_matches(branch: ChoiceBranch, state: RunState) -> bool:
-    results = (_condition_holds(c, state) for c in branch.conditions)
+    # Over slices: iterating a protobuf repeated field itself ends on an
+    # IndexError (it has no __iter__), a microsecond per loop.
+    results = (_condition_holds(c, state) for c in branch.conditions[:])
     if branch.join == JOIN_OR:
         return any(results)
     return all(results)
 
 
 async def run(block: Block, state: RunState) -> Outcome:
-    for branch in block.choice.branches:
+    for branch in block.choice.branches[:]:
         if branch_matches(branch, state):
             return Outcome(next=branch.next)
     return Outcome(next=block.choice.fallback_next)
