@@ -24,6 +24,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from tenacity import (
     AsyncRetrying,
@@ -64,9 +65,10 @@ class RetryPolicy:
     min_attempt_time: float = DEFAULT_MIN_ATTEMPT_TIME
 
 
-@dataclass(frozen=True)
-class CallOutcome:
-    """What the loop ended with: exactly one of completion and error is set."""
+class CallOutcome(NamedTuple):
+    """What the loop ended with: exactly one of completion and error is set.
+    A NamedTuple: as immutable as a frozen dataclass, built at half the
+    cost, and every provider call ends with one."""
 
     completion: Completion | None
     error: ProviderError | None

@@ -47,8 +47,14 @@ class ActionRun:
 
 def duration(seconds: float) -> Duration:
     d = Duration()
-    d.FromNanoseconds(round(seconds * 1e9))
+    set_duration(d, seconds)
     return d
+
+
+def set_duration(target: Duration, seconds: float) -> None:
+    """`target` (a message's field) set in place: cheaper than a Duration
+    built, then copied in."""
+    target.FromNanoseconds(round(seconds * 1e9))
 
 
 def error_text(error: ProviderError, attempts: int) -> str:
@@ -65,18 +71,29 @@ class VariableWriter:
         self._wrote_secret = False
 
     def set(self, name: str, value: Value) -> None:
+        """Stores a copy of `value`: the caller's may still change."""
         self.variables.set(name, value)
-        if self.variables.is_secret(name):
+        self._changed(name, value)
+
+    def set_text(self, name: str, text: str) -> None:
+        """A text value built here, so stored as it is (no copy)."""
+        value = text_value(text)
+        self.variables.keep(name, value)
+        self._changed(name, value)
+
+    def _changed(self, name: str, value: Value) -> None:
+        trimmed = name.strip()
+        if self.variables.is_secret(trimmed):
             self._wrote_secret = True
-            self.changes.append(SecretChange.of(name.strip()))
+            self.changes.append(SecretChange.of(trimmed))
         else:
-            self.changes.append((name.strip(), value))
+            self.changes.append((trimmed, value))
 
     def succeed(self, error_variable: str, result: ActionResult) -> ActionRun:
         if self._wrote_secret:
             # The answer is the value of the (secret) variable it went into.
             result.answer = ""
-        self.set(error_variable, text_value(""))
+        self.set_text(error_variable, "")
         result.outcome = ActionOutcome.ACTION_OUTCOME_SUCCEEDED
         return ActionRun(result, self.changes)
 
@@ -93,7 +110,7 @@ class VariableWriter:
         OpenAI action whose fallbacks all failed names each of them)."""
         if text is None:
             text = error_text(error, attempts)
-        self.set(error_variable, text_value(text))
+        self.set_text(error_variable, text)
         result = ActionResult(
             outcome=ActionOutcome.ACTION_OUTCOME_FAILED,
             error_kind=KINDS[kind_of(error)],

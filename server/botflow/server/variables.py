@@ -19,6 +19,11 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 def valid_text(text: str) -> str:
     """`text` with every lone surrogate replaced by U+FFFD."""
+    # ASCII holds no surrogate, and isascii() costs a tenth of the search.
+    # Anything but a plain str (a plug-in's) still takes the search, which
+    # returns a plain str or raises as before.
+    if type(text) is str and text.isascii():
+        return text
     return _SURROGATE.sub("\ufffd", text)
 
 
@@ -73,6 +78,9 @@ def normalize_name(name: str) -> str:
     return name.strip()
 
 
+_NO_SECRETS: frozenset[str] = frozenset()
+
+
 def _normalized(*groups: Iterable[str]) -> frozenset[str]:
     return frozenset(normalize_name(name) for names in groups for name in names)
 
@@ -89,7 +97,8 @@ class Variables:
         self, values: Mapping[str, Value] | None = None, *, secrets: Iterable[str] = ()
     ) -> None:
         self._values: dict[str, Value] = {}
-        self._secrets = _normalized(secrets)
+        # Most callers name no secrets (assemble sets its own afterwards).
+        self._secrets = _normalized(secrets) if secrets else _NO_SECRETS
         for name, value in (values or {}).items():
             self.set(name, value)
 
@@ -130,6 +139,11 @@ class Variables:
         copy = Value()
         copy.CopyFrom(value)
         self._values[normalize_name(name)] = copy
+
+    def keep(self, name: str, value: Value) -> None:
+        """`set` without the copy, for a Value built for this variable that
+        nobody changes afterwards (as no stored Value is changed in place)."""
+        self._values[normalize_name(name)] = value
 
     @property
     def secrets(self) -> frozenset[str]:

@@ -44,10 +44,10 @@ from botflow.server.blocks.context import ActionContext
 from botflow.server.config import ServerConfig
 from botflow.server.fallback_chain import ChainOutcome, Link, chain_links, run_chain
 from botflow.server.history import build_messages, select_history
-from botflow.server.results import KINDS, ActionRun, VariableWriter, duration, error_text
+from botflow.server.results import KINDS, ActionRun, VariableWriter, error_text, set_duration
 from botflow.server.structured import output_schema, parse_answer
 from botflow.server.templating import render_template
-from botflow.server.variables import Variables, text_value, valid_text
+from botflow.server.variables import Variables, valid_text
 from botflow.v1.actions_pb2 import ActionOutcome, ActionResult, OpenAIAction
 from botflow.v1.conversation_pb2 import Conversation
 from botflow.v1.flow_pb2 import Block
@@ -247,14 +247,17 @@ def _finish(call: _Call, outcome: CallOutcome, model: str, failure_text: str | N
         )
     except ProviderError as unusable:
         return _fail(writer, call.error_variable, unusable, attempts, call.started)
-    if action.answer_variable.strip():
-        writer.set(action.answer_variable, text_value(result.answer))
+    # Each read of a protobuf field builds a new str: read once, used twice.
+    answer_variable = action.answer_variable
+    if answer_variable.strip():
+        writer.set_text(answer_variable, result.answer)
     for variable, value in outputs:
         writer.set(variable, value)
-    if action.finish_reason_variable.strip():
-        writer.set(action.finish_reason_variable, text_value(result.finish_reason))
+    finish_reason_variable = action.finish_reason_variable
+    if finish_reason_variable.strip():
+        writer.set_text(finish_reason_variable, result.finish_reason)
     result.attempts = attempts
-    result.elapsed.CopyFrom(duration(time.monotonic() - call.started))
+    set_duration(result.elapsed, time.monotonic() - call.started)
     return writer.succeed(call.error_variable, result)
 
 
@@ -317,7 +320,8 @@ def _check_filled(name: str, value: str, max_bytes: int) -> None:
 
 
 def _too_long(value: str, max_bytes: int) -> bool:
-    return len(value.encode()) > max_bytes
+    # A character is at most 4 bytes in UTF-8: most texts need no encoding.
+    return len(value) * 4 > max_bytes and len(value.encode()) > max_bytes
 
 
 def _too_long_error(what: str, max_bytes: int) -> BadRequestError:
@@ -336,7 +340,7 @@ def _storable(completion: Completion, model: str, max_bytes: int) -> ActionResul
     if not isinstance(completion.text, str):
         raise BadResponseError("the provider's answer has no text")
     text = valid_text(completion.text)
-    if len(text.encode()) > max_bytes:
+    if _too_long(text, max_bytes):
         # Stored, it would make the caller's next request invalid.
         raise BadResponseError(f"the answer is longer than the server limit of {max_bytes} bytes")
     finish = _finish_reason(completion.finish_reason)
