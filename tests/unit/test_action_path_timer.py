@@ -1,5 +1,5 @@
-"""The retry layer's attempt timer keeps asyncio.timeout's rules: its own
-cancellation becomes a timeout, anyone else's stays a cancellation."""
+"""An attempt's timeout: its own cancellation becomes a timeout, anyone
+else's stays a cancellation, and nothing is left pending on the task."""
 
 from __future__ import annotations
 

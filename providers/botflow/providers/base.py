@@ -75,34 +75,6 @@ class CompletionRequest:
     # Set when the action names output fields: answer with JSON matching it.
     output_schema: OutputSchema | None = None
 
-    def __init__(
-        self,
-        model: str,
-        messages: tuple[ChatMessage, ...],
-        token: str,
-        base_url: str | None = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        options: Mapping[str, str] | None = None,
-        timeout: float = defaults.DEFAULT_ATTEMPT_TIMEOUT,
-        attempt: int = 1,
-        output_schema: OutputSchema | None = None,
-    ) -> None:
-        # Every action builds one; the frozen dataclass's own __init__ would
-        # cost three times this (see ChatMessage). No `options`: an empty dict.
-        self.__dict__.update(
-            model=model,
-            messages=messages,
-            token=token,
-            base_url=base_url,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            options={} if options is None else options,
-            timeout=timeout,
-            attempt=attempt,
-            output_schema=output_schema,
-        )
-
 
 @dataclass(frozen=True)
 class Usage:
@@ -111,27 +83,14 @@ class Usage:
     total_tokens: int = 0
 
 
-_NO_USAGE = Usage()
-
-
 @dataclass(frozen=True)
 class Completion:
     text: str = field(repr=False)
-    usage: Usage = _NO_USAGE
+    usage: Usage = Usage()
     model: str = ""
     # FINISH_STOP, FINISH_LENGTH (cut at max_tokens), FINISH_CONTENT_FILTER,
     # another word the provider used, or "" when it said nothing.
     finish_reason: str = ""
-
-    def __init__(
-        self, text: str, usage: Usage = _NO_USAGE, model: str = "", finish_reason: str = ""
-    ) -> None:
-        # Every provider call returns one (see ChatMessage).
-        fields = self.__dict__
-        fields["text"] = text
-        fields["usage"] = usage
-        fields["model"] = model
-        fields["finish_reason"] = finish_reason
 
 
 @runtime_checkable

@@ -139,53 +139,12 @@ def _is_retryable(error: BaseException) -> bool:
     return isinstance(error, ProviderError) and error.retryable
 
 
-class _AttemptTimer:
-    """asyncio.timeout's cancel-then-convert for one attempt, the same rules
-    without its context manager (two coroutines and a state machine per
-    attempt, as much CPU as a cheap provider's whole answer)."""
-
-    __slots__ = ("_cancelling", "_handle", "_task", "expired")
-
-    def __init__(self, timeout: float) -> None:
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        if task is None:
-            raise RuntimeError("Timeout should be used inside a task")
-        self._task = task
-        self._cancelling = task.cancelling()
-        self.expired = False
-        when = loop.time() + timeout
-        if when <= loop.time():
-            self._handle: asyncio.Handle = loop.call_soon(self._expire)
-        else:
-            self._handle = loop.call_at(when, self._expire)
-
-    def _expire(self) -> None:
-        self._task.cancel()
-        self.expired = True
-
-    def stop(self, error: BaseException | None) -> bool:
-        """Whether the attempt ended by timing out: `error` is the
-        cancellation this timer asked for, and nobody else asked for one."""
-        self._handle.cancel()
-        if not self.expired:
-            return False
-        return self._task.uncancel() <= self._cancelling and type(error) is asyncio.CancelledError
-
-
 async def _one_attempt(provider: Provider, request: CompletionRequest) -> Completion:
     timeout = request.timeout
     error: ProviderError
     try:
-        timer = _AttemptTimer(timeout)
-        try:
-            completion = await provider.complete(request)
-        except BaseException as exc:
-            if timer.stop(exc):
-                raise TimeoutError from None
-            raise
-        timer.stop(None)
-        return completion
+        async with asyncio.timeout(timeout):
+            return await provider.complete(request)
     except TimeoutError:
         error = ProviderTimeoutError(f"no answer within {round(timeout * 1000)} ms")
     except ProviderError as failure:

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from types import TracebackType
-from typing import TextIO, cast
+from typing import TextIO
 
 from botflow.server import defaults
 
@@ -26,11 +26,6 @@ request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", d
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 # json.dumps(entry, default=str) without building an encoder for every line.
 _ENCODER = json.JSONEncoder(default=str)
-_escape = json.encoder.encode_basestring_ascii  # json.dumps's, for ensure_ascii
-_HEAD = ("ts", "level", "logger", "msg")
-# Attribute layouts of records the formatter remembers; any more are worked
-# out line by line (a logger fed ever new `extra=` keys cannot grow it).
-MAX_RECORD_SHAPES = 256
 NOISY_LOGGERS = ("openai", "httpx2", "httpx", "httpcore", "httpcore2", "grpc", "asyncio")
 
 
@@ -50,15 +45,9 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-def _failed(record: logging.LogRecord) -> bool:
-    return bool(record.exc_info and record.exc_info[0] is not None)
-
-
 class JsonFormatter(logging.Formatter):
     """One JSON object per record: ts, level, logger, msg, then the `extra=`
-    fields in order, then error_type (the exception's class). The usual
-    line, of strings and whole numbers, is written piece by piece; any other
-    is json.dumps of the same object, and both read the same."""
+    fields in order, then error_type (the exception's class)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -66,10 +55,6 @@ class JsonFormatter(logging.Formatter):
         # busy server logs many lines a second, and strftime is not cheap.
         self._second = -1
         self._stamp = ""
-        # The `extra=` fields of a record, by the names of its attributes in
-        # order: the records of one call site all have the same, so the test
-        # of every attribute is made once, not once per line.
-        self._shapes: dict[tuple[str, ...], tuple[tuple[str, str], ...] | None] = {}
 
     def _timestamp(self, created: float) -> str:
         second = int(created)
@@ -78,75 +63,19 @@ class JsonFormatter(logging.Formatter):
             self._second = second
         return self._stamp
 
-    def _fields(self, attributes: dict[str, object]) -> tuple[tuple[str, str], ...] | None:
-        """Each field's name and its JSON lead-in; None when a field takes
-        the name of one of the first four (it replaces that one's value)."""
-        names = tuple(attributes)
-        try:
-            return self._shapes[names]
-        except KeyError:
-            pass
-        extra = [k for k in names if k not in _STANDARD and not k.startswith("_")]
-        clash = not set(_HEAD).isdisjoint(extra)
-        fields = None if clash else tuple((k, f", {_escape(k)}: ") for k in extra)
-        if len(self._shapes) < MAX_RECORD_SHAPES:
-            self._shapes[names] = fields
-        return fields
-
     def format(self, record: logging.LogRecord) -> str:
-        attributes = vars(record)
-        fields = self._fields(attributes)
-        head = (
-            f"{self._timestamp(record.created)}.{int(record.msecs):03d}Z",
-            record.levelname.lower(),
-            record.name,
-            record.getMessage(),
-        )
-        line = None if fields is None or _failed(record) else _line(head, attributes, fields)
-        return line if line is not None else _dumped(head, record, attributes)
-
-
-def _dumped(
-    head: tuple[str, str, str, str], record: logging.LogRecord, attributes: dict[str, object]
-) -> str:
-    """json.dumps of the record's entry, whatever its values."""
-    entry: dict[str, object] = dict(zip(_HEAD, head, strict=True))
-    for key, value in attributes.items():
-        if key not in _STANDARD and not key.startswith("_"):
-            entry[key] = value
-    if _failed(record):
-        entry["error_type"] = cast(tuple[type, object, object], record.exc_info)[0].__name__
-    return _ENCODER.encode(entry)
-
-
-def _line(
-    head: tuple[str, str, str, str],
-    attributes: dict[str, object],
-    fields: tuple[tuple[str, str], ...],
-) -> str | None:
-    """What `_dumped` would write, when every value is a str, an int, a bool
-    or None (else None): json.dumps without an encoder set up per line."""
-    ts, level, name, msg = head
-    if type(name) is not str or type(level) is not str:  # a record made by hand
-        return None
-    parts = ['{"ts": ', _escape(ts), ', "level": ', _escape(level)]
-    parts += (', "logger": ', _escape(name), ', "msg": ', _escape(msg))
-    for key, lead in fields:
-        value = attributes[key]
-        kind = type(value)
-        if kind is str:
-            text = _escape(cast(str, value))
-        elif kind is int:
-            text = int.__repr__(cast(int, value))
-        elif kind is bool:
-            text = "true" if value else "false"
-        elif value is None:
-            text = "null"
-        else:
-            return None
-        parts += (lead, text)
-    parts.append("}")
-    return "".join(parts)
+        entry: dict[str, object] = {
+            "ts": f"{self._timestamp(record.created)}.{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["error_type"] = record.exc_info[0].__name__
+        return _ENCODER.encode(entry)
 
 
 class TurnBatchingHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -43,31 +43,6 @@ class ActionContext:
     # ... and, in one block's context (`for_block`), that block's.
     script: BlockScript | None = None
 
-    def __init__(
-        self,
-        config: ServerConfig,
-        registry: ProviderRegistry,
-        deadline: float | None = None,
-        http: httpx2.AsyncClient | None = None,
-        egress: EgressPolicy | None = None,
-        metrics: Metrics | None = None,
-        simulation: RunScript | None = None,
-        script: BlockScript | None = None,
-    ) -> None:
-        # Every call builds one: a frozen dataclass's own __init__ sets each
-        # field through object.__setattr__, four times the cost of this.
-        # `egress` and `metrics` default as their fields say.
-        self.__dict__.update(
-            config=config,
-            registry=registry,
-            deadline=deadline,
-            http=http,
-            egress=EgressPolicy() if egress is None else egress,
-            metrics=Metrics() if metrics is None else metrics,
-            simulation=simulation,
-            script=script,
-        )
-
     def for_run(self, request: RunFlowRequest) -> ActionContext:
         """The context of a RunFlow call: simulated when the request says so."""
         if not request.HasField("simulation"):
