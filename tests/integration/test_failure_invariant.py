@@ -53,6 +53,7 @@ from tests.integration.flows import (
     flow,
     flow_request,
     hook,
+    restart,
     run,
     send,
     set_var,
@@ -125,6 +126,7 @@ async def test_a_failing_block_warns_and_the_flow_goes_on(
 async def test_a_failing_action_block_fails_into_its_error_variable(
     stub: FlowServiceAsyncStub, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
     the_flow = flow(
         ai("ask", next="after", error_variable="ai failure"),
         set_var("after", "reached", Op.SET_VARIABLE_OPERATION_TEXT_REPLACE, "yes"),
@@ -137,6 +139,11 @@ async def test_a_failing_action_block_fails_into_its_error_variable(
     assert finished.variables["ai failure"] == text(result.error)
     assert finished.variables["reached"] == text("yes")
     assert finished.status == FlowStatus.FLOW_STATUS_COMPLETED
+    # Logged (and counted) like any finished action, not only as the barrier's error.
+    reports = [r.__dict__ for r in caplog.records if r.getMessage() == "action finished"]
+    assert [(r["action"], r["outcome"], r["error_kind"]) for r in reports] == [
+        ("openai", "failed", "ProviderError")
+    ]
     _leak_free(caplog)
 
 
@@ -311,6 +318,30 @@ async def test_the_run_budget_is_a_setting() -> None:
     assert events[-1].finished.status == FlowStatus.FLOW_STATUS_OUTPUT_LIMIT_REACHED
     assert sum(e.ByteSize() for e in events) <= 50_000
     assert sum(e.ByteSize() for e in events) > 40_000, "the budget is used, not refused early"
+
+
+async def test_a_restart_that_brings_back_large_defaults_stays_within_the_run_budget() -> None:
+    """Restart bot puts the declared defaults back without a VariableChanged
+    event: the budget's bound, re-measured small after the set emptied the
+    large default, must not let the finish event carry 10 KB of variables
+    past the run's 16 KiB."""
+    config = dataclasses.replace(TEST_CONFIG, limits=Limits(max_run_bytes=16 * 1024))
+    the_flow = flow(
+        set_var("empty", "big", Op.SET_VARIABLE_OPERATION_TEXT_REPLACE, "", "talk"),
+        # Near the limit only with the default's 10 KB counted: the bound is
+        # measured again, and is small.
+        send("talk", "m" * 8_000, "again"),
+        restart("again"),
+        defaults={"big": text("d" * 10_000)},
+    )
+    async with serving(config) as running, grpc.aio.insecure_channel(running.target) as ch:
+        events = await collect(FlowServiceStub(ch), RunFlowRequest(flow=the_flow), timeout=10)
+    finished = check_stream(events)
+    assert sum(e.ByteSize() for e in events) <= config.limits.max_run_bytes
+    assert finished.status == FlowStatus.FLOW_STATUS_OUTPUT_LIMIT_REACHED
+    assert events[-1].block_id == "again"
+    assert finished.variables["big"] == text(""), "the restart is undone"
+    assert "bot_restarted" not in [e.WhichOneof("event") for e in events]
 
 
 async def test_an_execute_action_response_past_the_send_limit_fails_the_action() -> None:

@@ -42,7 +42,7 @@ def _context(simulated: bool) -> ActionContext:
 
 def _only_result(block: Block, simulated: bool) -> ActionResult:
     kind = KINDS[block.WhichOneof("kind") or ""]
-    outcome = failed_block(kind, block, Variables(), RuntimeError("boom"), simulated=simulated)
+    outcome = failed_block(kind, block, Variables(), RuntimeError("boom"), _context(simulated))
     results = [e.action_finished.result for e in outcome.events if e.HasField("action_finished")]
     assert len(results) == 1
     assert results[0].outcome == ActionOutcome.ACTION_OUTCOME_FAILED
@@ -63,6 +63,28 @@ def test_a_live_run_is_the_default() -> None:
     assert outcome.events[0].action_finished.result.simulated is False
 
 
+def _counts(ctx: ActionContext, name: str, result: ActionResult) -> tuple[float | None, ...]:
+    """(simulated, live) counts of a failed `name` action with `result`."""
+    labels = {"action": name, "outcome": "failed", "error_kind": kind_label(result.error_kind)}
+    samples = ctx.metrics.registry
+    return (
+        samples.get_sample_value("botflow_simulated_actions_total", labels),
+        samples.get_sample_value("botflow_actions_total", {**labels, "provider": ""}),
+    )
+
+
+@pytest.mark.parametrize("name", sorted(BLOCKS))
+@pytest.mark.parametrize("simulated", [True, False])
+def test_a_failed_action_block_is_counted_like_any_finished_action(
+    name: str, simulated: bool
+) -> None:
+    kind, ctx = KINDS[name], _context(simulated)
+    outcome = failed_block(kind, BLOCKS[name], Variables(), RuntimeError("boom"), ctx)
+    result = outcome.events[0].action_finished.result
+    assert result.outcome == ActionOutcome.ACTION_OUTCOME_FAILED
+    assert _counts(ctx, name, result) == ((1.0, None) if simulated else (None, 1.0))
+
+
 @pytest.mark.parametrize("name", sorted(BLOCKS))
 @pytest.mark.parametrize("simulated", [True, False])
 def test_a_failed_action_call_takes_simulated_from_its_context(name: str, simulated: bool) -> None:
@@ -73,12 +95,4 @@ def test_a_failed_action_call_takes_simulated_from_its_context(name: str, simula
     assert reply.result.outcome == ActionOutcome.ACTION_OUTCOME_FAILED
     assert reply.result.simulated is simulated
     # Counted where the context says: a simulated failure is never a provider's.
-    labels = {
-        "action": name,
-        "outcome": "failed",
-        "error_kind": kind_label(reply.result.error_kind),
-    }
-    samples = ctx.metrics.registry
-    simulated_count = samples.get_sample_value("botflow_simulated_actions_total", labels)
-    live_count = samples.get_sample_value("botflow_actions_total", {**labels, "provider": ""})
-    assert (simulated_count, live_count) == ((1.0, None) if simulated else (None, 1.0))
+    assert _counts(ctx, name, reply.result) == ((1.0, None) if simulated else (None, 1.0))

@@ -71,19 +71,25 @@ def failed_block(
     block: Block,
     variables: Variables,
     error: Exception,
-    *,
-    simulated: bool = False,
+    actions: ActionContext | None = None,
 ) -> Outcome:
-    """The outcome of a block whose runner raised `error` (variables restored);
-    `simulated` is whether the run is (RunState.actions.simulated)."""
+    """The outcome of a block whose runner raised `error` (variables restored).
+    `actions`, the run's action context, reports a failed action like any
+    other (its log line and metrics) and says whether the run is simulated;
+    without it the action is reported nowhere, as live."""
     log_failure(kind, error)
     next_block = kind.after_failure(block)
     failure = _unexpected(kind, error)
     if failure is None:
         w = _warning(kind, error)
         return Outcome([warning(w.code, w.message)], next_block)
-    run = _fail(kind.params(block), variables, failure)
-    return action_outcome(run, next_block, simulated)
+    params = kind.params(block)
+    run = _fail(params, variables, failure)
+    simulated = actions is not None and actions.simulated
+    outcome = action_outcome(run, next_block, simulated)
+    if actions is not None:
+        actions.report(kind.name, getattr(params, "provider", "") or "", run.result)
+    return outcome
 
 
 def _reply(

@@ -22,7 +22,7 @@ from botflow.server.blocks import KINDS, BlockKind, wait_user_answer
 from botflow.server.blocks.base import Outcome, RunState
 from botflow.server.blocks.context import ActionContext
 from botflow.server.blocks.restart_bot import new_session_id
-from botflow.server.budget import OutputBudget
+from botflow.server.budget import OutputBudget, finish_fields_bytes
 from botflow.server.history import current_bot_session
 from botflow.server.secrets import secret_names_of_flow
 from botflow.server.variables import Variables
@@ -95,7 +95,10 @@ class FlowRun:
         limits = actions.config.limits
         self.max_steps = step_limit(request, limits.max_steps)
         self.budget = OutputBudget(
-            limits.max_run_bytes, limits.max_message_bytes, self._variables_bytes
+            limits.max_run_bytes,
+            limits.max_message_bytes,
+            self._variables_bytes,
+            finish_fields_bytes(self.blocks, self.state.session_id),
         )
         self.steps = 0
         self._sequence = 0
@@ -129,8 +132,7 @@ class FlowRun:
     ) -> Outcome:
         """The outcome of a block that raised: undone, then failed (barrier)."""
         self._undo(checkpoint)
-        simulated = self.state.actions.simulated
-        return failed_block(kind, block, self.state.variables, error, simulated=simulated)
+        return failed_block(kind, block, self.state.variables, error, self.state.actions)
 
     def _numbered(self, event: RunFlowResponse, block_id: str) -> RunFlowResponse:
         self._sequence += 1
@@ -180,7 +182,10 @@ class FlowRun:
         checkpoint = self._checkpoint()
         outcome, block_id = self._first()
         while True:
-            if not self.budget.admits(outcome.events, block_id):
+            # A block that replaced the variables object (restart_bot) tells
+            # the budget, whose bound only follows VariableChanged events.
+            replaced = self.state.variables is not checkpoint[0]
+            if not self.budget.admits(outcome.events, block_id, replaced):
                 self._undo(checkpoint)
                 yield self._finished(OUTPUT_LIMIT_REACHED, block_id)
                 return
