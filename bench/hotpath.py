@@ -450,10 +450,13 @@ def references(round_: dict[str, float]) -> dict[str, float]:
     """What grpc alone does with the same shapes: the ceilings the ratios above
     are read against (no goals)."""
     echo_us = 1e6 / round_["echo"]
+    stream_per_echo = round_["echo_stream"] / round_["echo"]
     return {
-        f"bare {STREAM_EVENTS}-message stream / echo": round_["echo_stream"] / round_["echo"],
+        f"bare {STREAM_EVENTS}-message stream / echo": stream_per_echo,
         f"RunFlow(10) / ExecuteAction if botflow's flow work were free (bare {STREAM_EVENTS}-"
         "message stream / ExecuteAction)": round_["echo_stream"] / round_["execute"],
+        f"RunFlow(10) / ExecuteAction at most, were ExecuteAction / echo 0.85 (bare {STREAM_EVENTS}"
+        "-message stream / echo / 0.85)": stream_per_echo / GOALS["ExecuteAction / echo"][1],
         "bare echo p50 (ms)": round_["echo_p50_ms"],
         "openai path / direct SDK post (the SDK call botflow makes)": round_["openai"]
         / round_["direct_post"],
@@ -613,18 +616,22 @@ def report(results: list[dict[str, float]]) -> dict[str, Any]:
     refs = {}
     for name in references(results[0]):
         values = [references(r)[name] for r in results]
-        refs[name] = {"median": statistics.median(values), "min": min(values), "max": max(values)}
+        refs[name] = _spread(values)
     return {"rounds": results, "figures": figures, "references": refs}
 
 
 # The ablation: botflow with parts of its per-call path switched off
 # (bench/ablated_server.py), each part's cost read from the server's CPU.
+ECHO_LABEL = "bare grpc.aio echo"
+AS_IT_IS = "botflow as it is"
+ANSWERED_AT_ONCE = "ExecuteAction answers at once (interceptors on)"
+GRPC_ALONE = "answers at once, no interceptors (grpc alone)"
 ABLATIONS = {
-    "botflow as it is": "",
+    AS_IT_IS: "",
     "no log records": "nolog",
     "no interceptors": "nochain",
-    "ExecuteAction answers at once (interceptors on)": "nohandler",
-    "answers at once, no interceptors (grpc alone)": "nohandler,nochain",
+    ANSWERED_AT_ONCE: "nohandler",
+    GRPC_ALONE: "nohandler,nochain",
 }
 ABLATED_SERVER = BENCH / "ablated_server.py"
 
@@ -646,7 +653,7 @@ async def _server_cost(pid: int, call: Call, calls: int) -> dict[str, float]:
     }
 
 
-async def ablation(calls: int) -> dict[str, dict[str, float]]:
+async def _ablation_round(calls: int) -> dict[str, dict[str, float]]:
     raw = execute_request().SerializeToString()
     request = execute_request()
     results = {}
@@ -654,7 +661,7 @@ async def ablation(calls: int) -> dict[str, dict[str, float]]:
     try:
         async with grpc.aio.insecure_channel(target) as channel:
             echo: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(ECHO_METHOD)
-            results["bare grpc.aio echo"] = await _server_cost(
+            results[ECHO_LABEL] = await _server_cost(
                 process.pid, lambda: echo(raw, timeout=30), calls
             )
     finally:
@@ -673,6 +680,42 @@ async def ablation(calls: int) -> dict[str, dict[str, float]]:
             process.terminate()
             process.wait(timeout=60)
     return results
+
+
+def ablation_reading(costs: dict[str, dict[str, float]]) -> dict[str, float]:
+    """What the ExecuteAction goal leaves botflow, from one ablation round's
+    server CPU per call: grpc's own ceiling for the ratio, the allowance on
+    top of grpc, and what the wrapper and the handler take of it."""
+    echo = costs[ECHO_LABEL]["cpu_us"]
+    grpc_alone = costs[GRPC_ALONE]["cpu_us"]
+    answered = costs[ANSWERED_AT_ONCE]["cpu_us"]
+    whole = costs[AS_IT_IS]["cpu_us"]
+    allowed = echo / GOALS["ExecuteAction / echo"][1]
+    return {
+        "ExecuteAction / echo if botflow cost nothing (echo / grpc alone)": echo / grpc_alone,
+        "what the goal leaves botflow on top of grpc (echo / 0.85 - grpc alone)": allowed
+        - grpc_alone,
+        "the wrapper: request id, admission, metric, log line": answered - grpc_alone,
+        "the handler: validation, the action, its result": whole - answered,
+    }
+
+
+async def ablation(calls: int, rounds: int) -> dict[str, Any]:
+    """Every ablation server under the same load, `rounds` times; each figure
+    as its median and spread over the rounds."""
+    measured = [await _ablation_round(calls) for _ in range(rounds)]
+    costs = {
+        label: _spread([r[label]["cpu_us"] for r in measured])
+        | {"calls_per_second": statistics.median(r[label]["calls_per_second"] for r in measured)}
+        for label in measured[0]
+    }
+    readings = [ablation_reading(r) for r in measured]
+    reading = {name: _spread([r[name] for r in readings]) for name in readings[0]}
+    return {"costs": costs, "reading": reading}
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
 def profile(label: str, calls: int) -> str:
@@ -702,9 +745,11 @@ def main() -> None:
     run = report(results)
     run["calls"], run["concurrency"] = args.calls, CONCURRENCY
     if args.ablation:
-        run["ablation"] = asyncio.run(ablation(args.calls))
-        for label, cost in run["ablation"].items():
-            print(f"ablation, {label}: {cost['cpu_us']:.0f} CPU µs per call")
+        run["ablation"] = asyncio.run(ablation(args.calls, args.rounds))
+        for label, cost in run["ablation"]["costs"].items():
+            print(f"ablation, {label}: median {cost['median']:.0f} CPU µs per call")
+        for name, value in run["ablation"]["reading"].items():
+            print(f"ablation, {name}: median {value['median']:.2f}")
     if args.profile:
         print(profile(args.profile, args.calls))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

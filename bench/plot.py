@@ -129,15 +129,58 @@ def hotpath_report(hot: dict[str, Any]) -> str:
             "",
             "The server's CPU per ExecuteAction (fake provider) with parts of the call",
             "path switched off (`bench/ablated_server.py`), read from /proc under the",
-            "same load:",
+            f"same load, {rounds} rounds:",
             "",
-            "| server | CPU µs per call | calls/s |",
+            "| server | CPU µs per call | spread (min - max) | calls/s |",
+            "|---|---|---|---|",
+        ]
+        for label, cost in ablation["costs"].items():
+            spread = f"{cost['min']:.0f} - {cost['max']:.0f}"
+            rate = f"{cost['calls_per_second']:.0f}"
+            lines.append(f"| {label} | {cost['median']:.0f} | {spread} | {rate} |")
+        lines += [
+            "",
+            "What the ExecuteAction goal leaves botflow, from the same rounds (CPU µs",
+            "per call, but the first):",
+            "",
+            "| reading | median | spread (min - max) |",
             "|---|---|---|",
         ]
-        for label, cost in ablation.items():
-            lines.append(f"| {label} | {cost['cpu_us']:.0f} | {cost['calls_per_second']:.0f} |")
+        for name, f in ablation["reading"].items():
+            lines.append(f"| {name} | {f['median']:.2f} | {f['min']:.2f} - {f['max']:.2f} |")
+    lines += verdict(hot)
     lines.append("")
     return "\n".join(lines)
+
+
+def _median(table: dict[str, dict[str, float]], starts: str) -> float | None:
+    for name, f in table.items():
+        if name.startswith(starts):
+            return f["median"]
+    return None
+
+
+def verdict(hot: dict[str, Any]) -> list[str]:
+    """What the medians above say about the two goals grpc's costs decide."""
+    lines = ["", "What these medians say:", ""]
+    at_most = _median(hot.get("references", {}), "RunFlow(10) / ExecuteAction at most")
+    if at_most is not None:
+        both = "can" if at_most >= 0.67 else "cannot"
+        lines.append(
+            f"- RunFlow(10) / ExecuteAction could be at most {at_most:.2f} with ExecuteAction"
+            f" / echo at 0.85: the two goals {both} both be met with this machine's grpc."
+        )
+    reading = hot.get("ablation", {}).get("reading", {})
+    left = _median(reading, "what the goal leaves botflow")
+    wrapper = _median(reading, "the wrapper")
+    handler = _median(reading, "the handler")
+    if left is not None and wrapper is not None and handler is not None:
+        lines.append(
+            f"- ExecuteAction / echo = 0.85 leaves botflow {left:.0f} µs of server CPU per call"
+            f" on top of grpc; the wrapper takes {wrapper:.0f} µs and the handler {handler:.0f}"
+            " µs."
+        )
+    return lines if len(lines) > 3 else []
 
 
 def profiles() -> str:
@@ -203,12 +246,23 @@ HOTPATH_NOTES = """
     result and response). When the second is larger, no amount of trimming
     around the handler meets the goal; the profile below itemises the
     handler, and the ablation table shows what the interceptors, the log
-    records and grpc itself cost per call on the server.
+    records and grpc itself cost per call on the server. The reading under
+    it turns that into the goal's terms: grpc alone (the handler answering
+    at once, no wrapper) already costs about what an echo does, so the goal
+    leaves botflow "echo / 0.85 - grpc alone" of server CPU per call for
+    everything it does. When the wrapper alone (the request id, the metric
+    and the log line every call has) takes more than that, no handler,
+    however cheap, meets the goal.
   - RunFlow(10) / ExecuteAction: the "if botflow's flow work were free"
     reference is a bare grpc.aio stream of as many messages as the run
     sends, divided by ExecuteAction: the ceiling grpc's per-message cost
     leaves for this ratio. A run streams every event as its own message (the
     contract: callers act on events as they come), so this ceiling stays.
+    "At most, were ExecuteAction / echo 0.85" is the same ceiling with
+    ExecuteAction as fast as its own goal asks: a run is never faster than
+    a bare stream of its messages. When it is below 0.67, the two goals
+    cannot both be met on this machine, whatever botflow does: the cheaper
+    ExecuteAction gets, the lower this ratio's ceiling.
   - p50 added: "bare echo p50" is the gRPC hop alone, paid by every call
     through botflow and by none made directly with the SDK.
 """

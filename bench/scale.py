@@ -32,11 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from google.protobuf import json_format
-
-from botflow.v1.actions_pb2 import Action, HistoryMode, OpenAIAction
-from botflow.v1.conversation_pb2 import Conversation, Direction, Message
-from botflow.v1.flow_service_pb2 import ExecuteActionRequest
-from botflow.v1.variables_pb2 import Value
+from hotpath import execute_request
 
 ROOT = Path(__file__).resolve().parents[1]
 BOTFLOW = Path(sys.executable).with_name("botflow")
@@ -76,23 +72,7 @@ http {{
 
 def request_json() -> str:
     """The ExecuteAction request of bench/hotpath.py's figures, as ghz's JSON."""
-    action = OpenAIAction(
-        token="{{key}}",
-        prompt="You are the support bot of {{shop}}.",
-        history=HistoryMode.HISTORY_MODE_CURRENT_BOT_SESSION,
-        provider="fake",
-        answer_variable="answer",
-    )
-    messages = [
-        Message(direction=Direction.DIRECTION_RECEIVED, text=f"message {i}", bot_session_id="s")
-        for i in range(10)
-    ]
-    request = ExecuteActionRequest(
-        action=Action(openai=action),
-        conversation=Conversation(messages=messages),
-        variables={"key": Value(text="sk-bench"), "shop": Value(text="Acme")},
-    )
-    return json_format.MessageToJson(request)
+    return json_format.MessageToJson(execute_request())
 
 
 def free_port() -> int:
