@@ -8,12 +8,7 @@ import pytest
 from botflow.providers.errors import UnauthorizedError
 from botflow.server.events import SecretChange, variable_changed, variables_changed
 from botflow.server.results import VariableWriter
-from botflow.server.secrets import (
-    header_secrets,
-    secret_names_of_action,
-    secret_names_of_flow,
-    token_secrets,
-)
+from botflow.server.secrets import secret_names_of_action, secret_names_of_flow
 from botflow.server.variables import Variables, text_value
 from botflow.v1.actions_pb2 import (
     Action,
@@ -52,7 +47,7 @@ def openai(token: str) -> OpenAIAction:
     ],
 )
 def test_token_secrets_are_the_token_placeholders(token: str, expected: set[str]) -> None:
-    assert token_secrets(openai(token)) == expected
+    assert secret_names_of_action(Action(openai=openai(token)), []) == expected
 
 
 @pytest.mark.parametrize(
@@ -70,12 +65,12 @@ def test_token_secrets_are_the_token_placeholders(token: str, expected: set[str]
 )
 def test_header_secrets_follow_the_secret_header_names(header: str, secret: bool) -> None:
     action = WebhookAction(headers={header: "Bearer {{ value }}", "Accept": "{{other}}"})
-    assert header_secrets(action) == ({"value"} if secret else set())
+    assert secret_names_of_action(Action(webhook=action), []) == ({"value"} if secret else set())
 
 
 def test_a_secret_looking_query_parameter_makes_its_variable_secret() -> None:
     action = WebhookAction(query={"api_key": "{{hook key}}", "q": "{{term}}"})
-    assert header_secrets(action) == frozenset({"hook key"})
+    assert secret_names_of_action(Action(webhook=action), []) == frozenset({"hook key"})
 
 
 def test_a_flow_s_secrets_come_from_declarations_and_every_block() -> None:

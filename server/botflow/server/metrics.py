@@ -22,6 +22,10 @@ from botflow.v1.events_pb2 import FlowStatus
 
 log = logging.getLogger(__name__)
 
+# A run's status label by its number: "completed" for FLOW_STATUS_COMPLETED.
+_STATUS_LABELS: dict[int, str] = {
+    number: name.removeprefix("FLOW_STATUS_").lower() for name, number in FlowStatus.items()
+}
 # A finished action's counter and attempts children, and getters of its
 # provider's token children (made only once a token is counted).
 _ActionChildren = tuple[Any, Any, Callable[[], Any], Callable[[], Any]]
@@ -35,7 +39,6 @@ class Metrics:
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self._action_children: dict[tuple[str, str, str, int], _ActionChildren] = {}
         self._rpc_children: dict[tuple[str, str], tuple[Any, Any]] = {}
-        self._run_children: dict[int, Any] = {}
         r = self.registry
         self.rpcs = Counter("botflow_rpcs", "Finished RPCs.", ["method", "code"], registry=r)
         self.rpc_seconds = Histogram(
@@ -123,11 +126,7 @@ class Metrics:
         self._child(self.simulated_actions, action, outcome, kind_label(result.error_kind)).inc()
 
     def run_finished(self, status: int) -> None:
-        child = self._run_children.get(status)
-        if child is None:
-            name = FlowStatus.Name(status).removeprefix("FLOW_STATUS_").lower()  # type: ignore[arg-type]
-            child = self._run_children[status] = self._child(self.runs, name)
-        child.inc()
+        self._child(self.runs, _STATUS_LABELS[status]).inc()
 
 
 @dataclass

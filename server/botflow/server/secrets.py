@@ -29,8 +29,6 @@ from botflow.v1.variables_pb2 import VariableDefinition
 
 def _add_names(names: set[str], template: str) -> None:
     """The variables `template` names, into `names`."""
-    if "{{" not in template:  # no placeholder: most header values
-        return
     for name in placeholders(template):
         trimmed = normalize_name(name)
         if trimmed:
@@ -58,24 +56,6 @@ def _add_headers(names: set[str], action: WebhookAction) -> None:
         for field_name, template in fields.items():
             if SECRET_HEADER.search(field_name):
                 _add_names(names, template)
-
-
-def declared_secrets(definitions: Iterable[VariableDefinition]) -> frozenset[str]:
-    names: set[str] = set()
-    _add_declared(names, definitions)
-    return frozenset(names)
-
-
-def token_secrets(action: OpenAIAction) -> frozenset[str]:
-    names: set[str] = set()
-    _add_tokens(names, action)
-    return frozenset(names)
-
-
-def header_secrets(action: WebhookAction) -> frozenset[str]:
-    names: set[str] = set()
-    _add_headers(names, action)
-    return frozenset(names)
 
 
 def _add_kind(names: set[str], holder: Block | Action) -> None:

@@ -24,6 +24,7 @@ from botflow.server.config import Limits
 from botflow.server.defaults import DEFAULT_ERROR_VARIABLE
 from botflow.server.json_paths import PathSyntaxError, parse_path
 from botflow.server.templating import placeholders
+from botflow.server.variables import longer_than
 from botflow.v1.actions_pb2 import (
     HistoryMode,
     HttpMethod,
@@ -113,13 +114,8 @@ def key_path(path: str, key: str) -> str:
     return f'{path}["{escaped}"]'
 
 
-def _too_long(text: str, max_bytes: int) -> bool:
-    # A character is at most 4 bytes in UTF-8: most texts need no encoding.
-    return len(text) * 4 > max_bytes and len(text.encode()) > max_bytes
-
-
 def _check_text(v: Violations, path: str, text: str, limits: Limits) -> None:
-    if _too_long(text, limits.max_text_bytes):
+    if longer_than(text, limits.max_text_bytes):
         v.add(path, f"longer than the server limit of {limits.max_text_bytes} bytes")
 
 
@@ -158,10 +154,10 @@ def _value_fits(value: Value, max_bytes: int) -> bool:
     if kind == "number":
         return math.isfinite(value.number)
     if kind == "text":
-        return not _too_long(value.text, max_bytes)
+        return not longer_than(value.text, max_bytes)
     if kind == "list":
         for item in value.list.items:
-            if _too_long(item, max_bytes):
+            if longer_than(item, max_bytes):
                 return False
     return True
 
@@ -240,7 +236,7 @@ def check_conversation(
             known = False
         elif direction == _NO_DIRECTION:
             v.add(f"{path}.messages[{i}].direction", "must be RECEIVED or SENT")
-        if not texts_fit and _too_long(message.text, limits.max_text_bytes):
+        if not texts_fit and longer_than(message.text, limits.max_text_bytes):
             _check_text(v, f"{path}.messages[{i}].text", message.text, limits)
     return known and _ONLY_DIRECTIONS
 
@@ -294,7 +290,7 @@ def _check_required_text(v: Violations, path: str, member: str, text: str, limit
 def _check_member_text(v: Violations, path: str, member: str, text: str, limits: Limits) -> None:
     """_check_text of `path`'s `member`, with the path built only when it
     is reported."""
-    if _too_long(text, limits.max_text_bytes):
+    if longer_than(text, limits.max_text_bytes):
         _check_text(v, f"{path}.{member}", text, limits)
 
 

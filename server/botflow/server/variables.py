@@ -27,6 +27,12 @@ def valid_text(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
+def longer_than(text: str, max_bytes: int) -> bool:
+    """Whether `text` is more than `max_bytes` in UTF-8."""
+    # A character is at most 4 bytes in UTF-8: most texts need no encoding.
+    return len(text) * 4 > max_bytes and len(text.encode()) > max_bytes
+
+
 def text_value(text: str) -> Value:
     return Value(text=text)
 

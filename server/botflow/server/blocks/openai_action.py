@@ -47,7 +47,7 @@ from botflow.server.history import build_messages, select_history
 from botflow.server.results import KINDS, ActionRun, VariableWriter, error_text, set_duration
 from botflow.server.structured import output_schema, parse_answer
 from botflow.server.templating import render_template
-from botflow.server.variables import Variables, valid_text
+from botflow.server.variables import Variables, longer_than, valid_text
 from botflow.v1.actions_pb2 import ActionOutcome, ActionResult, OpenAIAction
 from botflow.v1.conversation_pb2 import Conversation
 from botflow.v1.flow_pb2 import Block
@@ -307,7 +307,7 @@ def _rendered_options(
     public = _public_lookup(variables)
     options = {k: render_template(v, public) for k, v in templates.items()}
     for key, value in options.items():
-        if _too_long(value, max_bytes):
+        if longer_than(value, max_bytes):
             raise _too_long_error(_option_label(key), max_bytes)
     return options
 
@@ -315,13 +315,8 @@ def _rendered_options(
 def _check_filled(name: str, value: str, max_bytes: int) -> None:
     if not value.strip():
         raise MissingParameterError(f"the {name} is empty after filling in variables")
-    if _too_long(value, max_bytes):
+    if longer_than(value, max_bytes):
         raise _too_long_error(f"the {name}", max_bytes)
-
-
-def _too_long(value: str, max_bytes: int) -> bool:
-    # A character is at most 4 bytes in UTF-8: most texts need no encoding.
-    return len(value) * 4 > max_bytes and len(value.encode()) > max_bytes
 
 
 def _too_long_error(what: str, max_bytes: int) -> BadRequestError:
@@ -340,7 +335,7 @@ def _storable(completion: Completion, model: str, max_bytes: int) -> ActionResul
     if not isinstance(completion.text, str):
         raise BadResponseError("the provider's answer has no text")
     text = valid_text(completion.text)
-    if _too_long(text, max_bytes):
+    if longer_than(text, max_bytes):
         # Stored, it would make the caller's next request invalid.
         raise BadResponseError(f"the answer is longer than the server limit of {max_bytes} bytes")
     finish = _finish_reason(completion.finish_reason)
